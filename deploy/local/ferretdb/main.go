@@ -1,0 +1,43 @@
+// Command ferretdb runs FerretDB 1.x with its SQLite backend as a MongoDB
+// wire-protocol server for the local stack. It embeds the library package
+// because the released CLI expects a build-time version file that a plain
+// `go install` does not produce.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to serve the MongoDB wire protocol on")
+	dataDir := flag.String("data", "./data", "directory for the SQLite database files")
+	flag.Parse()
+
+	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+		log.Fatalf("cannot create data directory: %v", err)
+	}
+
+	server, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + *dataDir + "/",
+	})
+	if err != nil {
+		log.Fatalf("cannot configure FerretDB: %v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	log.Printf("FerretDB listening on %s, data in %s", *listen, *dataDir)
+	if err := server.Run(ctx); err != nil {
+		log.Fatalf("FerretDB stopped: %v", err)
+	}
+}

@@ -1,0 +1,546 @@
+"""The local stack: Kafka, a Mongo-wire server and an SMTP catcher, without Docker.
+
+    python -m deploy.local.stack up | down | status | provision
+
+``up`` provisions what is missing (Kafka's jars through Maven, FerretDB and Mailpit
+through the Go module proxy), starts the three servers as background processes on
+127.0.0.1 and waits until each really answers. Provisioning is cached under ``.stack/``,
+so later starts take seconds. ``up`` twice is harmless; ``down`` stops only processes this
+CLI started (by pid, checked against the command line it launched). With a Docker engine,
+``STACK_MODE=docker`` (or ``auto`` when no JDK or Go is present) uses docker-compose.yml
+for the same three servers instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+MAILPIT_MODULE = "github.com/axllent/mailpit@v1.33.1"
+
+
+class StackSettings(BaseSettings):
+    """Where the local servers listen and where they keep their files (``STACK_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="STACK_")
+
+    mode: str = "auto"  # auto | local | docker
+    home: Path = ROOT / ".stack"
+    host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    mongo_port: int = 27017
+    smtp_port: int = 1025
+    mailpit_http_port: int = 8025
+    kafka_heap: str = "768m"
+    ready_timeout: float = 120.0
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def build(self) -> Path:
+        return self.home / "build"
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+
+class StackError(RuntimeError):
+    """A problem the person running the stack can act on; printed without a traceback."""
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    describe: Callable[[StackSettings], str]
+    provision: Callable[[StackSettings], None]
+    command: Callable[[StackSettings], list[str]]
+    ports: Callable[[StackSettings], list[int]]
+    ready: Callable[[StackSettings], bool]
+    prepare: Callable[[StackSettings], None] = lambda s: None
+
+
+# ---------------------------------------------------------------- provisioning helpers
+
+
+def _require(tool: str, what: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise StackError(
+            f"'{tool}' is not installed, and the local stack needs it to {what}. "
+            f"Install it (Debian: apt-get install {_APT_NAMES.get(tool, tool)}), "
+            "or run with Docker: STACK_MODE=docker make stack-up"
+        )
+    return path
+
+
+_APT_NAMES = {"java": "openjdk-17-jre-headless", "mvn": "maven", "go": "golang"}
+
+
+def _fingerprint(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cached(marker: Path, fingerprint: str, build: Callable[[], None]) -> None:
+    """Run ``build`` unless ``marker`` records the same fingerprint (inputs unchanged)."""
+    if marker.exists() and marker.read_text().strip() == fingerprint:
+        return
+    build()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(fingerprint)
+
+
+def _run_step(description: str, command: list[str], log: Path, **kwargs: object) -> None:
+    print(f"  {description} (log: {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log})")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False, **kwargs)  # type: ignore[call-overload]
+    if result.returncode != 0:
+        raise StackError(f"{description} failed (exit {result.returncode}):\n{_tail(log)}")
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    if not path.exists():
+        return f"(no log at {path})"
+    content = path.read_text(errors="replace").splitlines()
+    return "\n".join("    " + line for line in content[-lines:])
+
+
+# ---------------------------------------------------------------- Kafka
+
+
+def _kafka_libs(s: StackSettings) -> Path:
+    return s.build / "kafka-libs"
+
+
+def _provision_kafka(s: StackSettings) -> None:
+    pom = HERE / "kafka" / "pom.xml"
+
+    def build() -> None:
+        _require("java", "run the Kafka broker")
+        mvn = _require("mvn", "download the Kafka broker's jars from Maven Central")
+        libs = _kafka_libs(s)
+        shutil.rmtree(libs, ignore_errors=True)
+        _run_step(
+            "resolving Apache Kafka from Maven Central",
+            [mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies", f"-DoutputDirectory={libs}"],
+            s.logs / "provision-kafka.log",
+        )
+
+    _cached(s.build / "kafka.fingerprint", _fingerprint(pom), build)
+
+
+def _kafka_properties(s: StackSettings) -> Path:
+    path = s.data / "kafka" / "server.properties"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "\n".join(
+            [
+                "# Written by deploy/local/stack.py on every start; edit StackSettings instead.",
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@{s.host}:{s.kafka_controller_port}",
+                f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}",
+                f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                f"log.dirs={s.data / 'kafka' / 'logs'}",
+                "num.partitions=6",
+                "auto.create.topics.enable=true",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=10",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                # A single local node: no reason to wait for more members before the first rebalance.
+                "group.initial.rebalance.delay.ms=0",
+                "log.retention.hours=168",
+                "",
+            ]
+        )
+    )
+    return path
+
+
+def _java_command(s: StackSettings, main_class: str, *args: str) -> list[str]:
+    return [
+        _require("java", "run the Kafka broker"),
+        f"-Xmx{s.kafka_heap}",
+        "-Xms256m",
+        "-XX:+UseG1GC",
+        f"-Dlog4j2.configurationFile={HERE / 'log4j2.xml'}",
+        "-cp",
+        f"{_kafka_libs(s)}/*",
+        main_class,
+        *args,
+    ]
+
+
+def _prepare_kafka(s: StackSettings) -> None:
+    properties = _kafka_properties(s)
+    if (s.data / "kafka" / "logs" / "meta.properties").exists():
+        return
+    # Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding.
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    _run_step(
+        "formatting Kafka storage (first start only)",
+        _java_command(s, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)),
+        s.logs / "kafka-format.log",
+    )
+
+
+def _kafka_ready(s: StackSettings) -> bool:
+    import logging
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    # Refused connections are expected while the broker boots; they are not news.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+    async def probe() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=f"{s.host}:{s.kafka_port}", request_timeout_ms=3000)
+        try:
+            await admin.start()
+            await admin.describe_cluster()
+            return True
+        finally:
+            await admin.close()
+
+    try:
+        return asyncio.run(probe())
+    except Exception:  # noqa: BLE001 - not ready yet
+        return False
+
+
+KAFKA = Server(
+    name="kafka",
+    describe=lambda s: f"Kafka 4.1 (KRaft) on {s.host}:{s.kafka_port}",
+    provision=_provision_kafka,
+    prepare=_prepare_kafka,
+    command=lambda s: _java_command(s, "kafka.Kafka", str(s.data / "kafka" / "server.properties")),
+    ports=lambda s: [s.kafka_port, s.kafka_controller_port],
+    ready=_kafka_ready,
+)
+
+# ---------------------------------------------------------------- FerretDB
+
+
+def _bin(s: StackSettings, name: str) -> Path:
+    return s.build / "bin" / name
+
+
+def _provision_ferretdb(s: StackSettings) -> None:
+    source = HERE / "ferretdb"
+
+    def build() -> None:
+        go = _require("go", "build FerretDB from the Go module proxy")
+        _run_step(
+            "building FerretDB 1.24 (SQLite backend) with Go",
+            [go, "build", "-o", str(_bin(s, "ferretdb")), "."],
+            s.logs / "provision-ferretdb.log",
+            cwd=source,
+        )
+
+    _cached(
+        s.build / "ferretdb.fingerprint",
+        _fingerprint(source / "main.go", source / "go.mod", source / "go.sum"),
+        build,
+    )
+
+
+def _mongo_ready(s: StackSettings) -> bool:
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, object]] = MongoClient(
+        f"mongodb://{s.host}:{s.mongo_port}/", serverSelectionTimeoutMS=1500
+    )
+    try:
+        client.admin.command("ping")
+        return True
+    except Exception:  # noqa: BLE001 - not ready yet
+        return False
+    finally:
+        client.close()
+
+
+FERRETDB = Server(
+    name="ferretdb",
+    describe=lambda s: f"FerretDB (MongoDB wire protocol, SQLite) on {s.host}:{s.mongo_port}",
+    provision=_provision_ferretdb,
+    prepare=lambda s: (s.data / "ferretdb").mkdir(parents=True, exist_ok=True),
+    command=lambda s: [
+        str(_bin(s, "ferretdb")),
+        "-listen",
+        f"{s.host}:{s.mongo_port}",
+        "-data",
+        str(s.data / "ferretdb"),
+    ],
+    ports=lambda s: [s.mongo_port],
+    ready=_mongo_ready,
+)
+
+# ---------------------------------------------------------------- Mailpit
+
+
+def _provision_mailpit(s: StackSettings) -> None:
+    def build() -> None:
+        go = _require("go", "build Mailpit from the Go module proxy")
+        _run_step(
+            f"building Mailpit ({MAILPIT_MODULE}) with Go",
+            [go, "install", MAILPIT_MODULE],
+            s.logs / "provision-mailpit.log",
+            env={**os.environ, "GOBIN": str(s.build / "bin")},
+        )
+
+    _cached(s.build / "mailpit.fingerprint", MAILPIT_MODULE, build)
+
+
+def _mailpit_ready(s: StackSettings) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{s.host}:{s.mailpit_http_port}/readyz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+MAILPIT = Server(
+    name="mailpit",
+    describe=lambda s: f"Mailpit: SMTP on {s.host}:{s.smtp_port}, HTTP API on http://{s.host}:{s.mailpit_http_port}",
+    provision=_provision_mailpit,
+    prepare=lambda s: (s.data / "mailpit").mkdir(parents=True, exist_ok=True),
+    command=lambda s: [
+        str(_bin(s, "mailpit")),
+        "--smtp",
+        f"{s.host}:{s.smtp_port}",
+        "--listen",
+        f"{s.host}:{s.mailpit_http_port}",
+        "--database",
+        str(s.data / "mailpit" / "mailpit.db"),
+        "--smtp-auth-accept-any",
+        "--smtp-auth-allow-insecure",
+        "--disable-version-check",
+    ],
+    ports=lambda s: [s.smtp_port, s.mailpit_http_port],
+    ready=_mailpit_ready,
+)
+
+SERVERS = (KAFKA, FERRETDB, MAILPIT)
+
+# ---------------------------------------------------------------- process management
+
+
+def _pid_file(s: StackSettings, server: Server) -> Path:
+    return s.run / f"{server.name}.pid"
+
+
+def running_pid(s: StackSettings, server: Server) -> int | None:
+    """The pid of our server process, if the pid file names a live process we launched."""
+    path = _pid_file(s, server)
+    if not path.exists():
+        return None
+    try:
+        pid = int(path.read_text().split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (ValueError, OSError, IndexError):
+        path.unlink(missing_ok=True)
+        return None
+    # A recycled pid belongs to someone else: only trust it if it runs what we launched.
+    if server.command(s)[-1] not in cmdline and server.command(s)[0] not in cmdline:
+        path.unlink(missing_ok=True)
+        return None
+    return pid
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _start(s: StackSettings, server: Server) -> None:
+    if running_pid(s, server) is not None:
+        print(f"  {server.name}: already running")
+        return
+    busy = [p for p in server.ports(s) if _port_in_use(s.host, p)]
+    if busy:
+        raise StackError(
+            f"{server.name} cannot start: port(s) {busy} on {s.host} are taken by another process. "
+            f"Stop it, or choose other ports (STACK_* settings)."
+        )
+    server.prepare(s)
+    log = s.logs / f"{server.name}.log"
+    with log.open("a") as out:
+        process = subprocess.Popen(
+            server.command(s),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=s.data,
+            start_new_session=True,  # survives the CLI and is not hit by its Ctrl-C
+        )
+    _pid_file(s, server).write_text(f"{process.pid}\n")
+    print(f"  {server.name}: started (pid {process.pid})")
+
+
+def _wait_ready(s: StackSettings, server: Server) -> float:
+    started = time.monotonic()
+    deadline = started + s.ready_timeout
+    while time.monotonic() < deadline:
+        if server.ready(s):
+            return time.monotonic() - started
+        if running_pid(s, server) is None:
+            break
+        time.sleep(0.5)
+    log = s.logs / f"{server.name}.log"
+    state = "exited" if running_pid(s, server) is None else f"did not answer within {s.ready_timeout:.0f}s"
+    raise StackError(f"{server.name} {state}. Last lines of {log}:\n{_tail(log)}")
+
+
+def _stop(s: StackSettings, server: Server, timeout: float = 20.0) -> None:
+    pid = running_pid(s, server)
+    if pid is None:
+        print(f"  {server.name}: not running")
+        _pid_file(s, server).unlink(missing_ok=True)
+        return
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() and not _is_zombie(pid):
+        time.sleep(0.2)
+    if Path(f"/proc/{pid}").exists() and not _is_zombie(pid):
+        os.killpg(pid, signal.SIGKILL)
+    _pid_file(s, server).unlink(missing_ok=True)
+    print(f"  {server.name}: stopped")
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------- docker path
+
+
+def docker_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    result = subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=15)
+    return result.returncode == 0
+
+
+def _use_docker(s: StackSettings) -> bool:
+    if s.mode == "docker":
+        if not docker_available():
+            raise StackError("STACK_MODE=docker, but no Docker engine answers `docker info`.")
+        return True
+    if s.mode == "local":
+        return False
+    # auto: the local path when its tools exist, Docker otherwise.
+    local_tools = all(shutil.which(t) for t in ("java", "mvn", "go"))
+    return not local_tools and docker_available()
+
+
+def _compose(*args: str) -> None:
+    subprocess.run(["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), *args], check=True)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def provision(s: StackSettings) -> None:
+    for directory in (s.logs, s.run, s.build, s.data):
+        directory.mkdir(parents=True, exist_ok=True)
+    for server in SERVERS:
+        server.provision(s)
+
+
+def up(s: StackSettings) -> None:
+    if _use_docker(s):
+        _compose("up", "-d", "--wait", "kafka", "mongo", "mailpit")
+        return
+    began = time.monotonic()
+    print("Provisioning (cached after the first run)...")
+    provision(s)
+    print("Starting servers...")
+    for server in SERVERS:
+        _start(s, server)
+    for server in SERVERS:
+        took = _wait_ready(s, server)
+        print(f"  {server.name}: ready after {took:.1f}s - {server.describe(s)}")
+    print(f"Local stack ready in {time.monotonic() - began:.1f}s. Logs and data: {s.home}")
+
+
+def down(s: StackSettings) -> None:
+    if _use_docker(s):
+        _compose("stop", "kafka", "mongo", "mailpit")
+        return
+    for server in reversed(SERVERS):
+        _stop(s, server)
+
+
+def status(s: StackSettings) -> int:
+    """Print what runs where; exit code 0 only when every server answers."""
+    all_ready = True
+    for server in SERVERS:
+        pid = running_pid(s, server)
+        ready = server.ready(s)
+        all_ready &= ready
+        state = "ready" if ready else ("starting or unhealthy" if pid else "stopped")
+        owner = f"pid {pid}" if pid else ("not started by this CLI" if ready else "-")
+        print(f"{server.name:9} {state:22} {owner:24} {server.describe(s)}")
+    return 0 if all_ready else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stack", description=__doc__.split("\n\n")[0] if __doc__ else "")
+    parser.add_argument("command", choices=["up", "down", "status", "provision"])
+    args = parser.parse_args(argv)
+    settings = StackSettings()
+    try:
+        if args.command == "up":
+            up(settings)
+        elif args.command == "down":
+            down(settings)
+        elif args.command == "provision":
+            provision(settings)
+        else:
+            return status(settings)
+    except StackError as error:
+        print(f"stack {args.command}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

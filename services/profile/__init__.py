@@ -1,0 +1,1 @@
+"""The profile service: the only owner of who people are."""

@@ -1,0 +1,74 @@
+"""A transactional outbox inside each aggregate's own document.
+
+A handler that changes state and must publish follow-up messages writes both in one
+atomic update: the new state, the cause's event id, and the outgoing messages under
+``_outbox``. Only then does it publish, and after the broker acknowledged, it pulls the
+entries out. If the process dies in between, the entries stay and are sent again by the
+redelivered message's handler or by the sweep at start-up; consumers recognise the repeat
+by its event id. So no follow-up is lost and none needs a multi-document transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from contracts.catalogue import topic_of
+from contracts.envelope import Envelope
+from services.runtime.logging import get_logger
+from services.runtime.publishing import MessagePublisher
+
+OUTBOX_FIELD = "_outbox"
+log = get_logger(__name__)
+
+
+def outbox_entries(messages: list[Envelope]) -> list[dict[str, Any]]:
+    """Serialised messages, ready to be stored under ``_outbox``."""
+    return [
+        {
+            "event_id": m.event_id,
+            "topic": topic_of(type(m)).name,
+            "key": m.subject,
+            "headers": m.headers(),
+            "value": m.model_dump_json(),
+        }
+        for m in messages
+    ]
+
+
+def with_outbox(update: dict[str, Any], messages: list[Envelope]) -> dict[str, Any]:
+    """Add outgoing messages to a Mongo update document."""
+    if not messages:
+        return update
+    push = dict(update.get("$push", {}))
+    push[OUTBOX_FIELD] = {"$each": outbox_entries(messages)}
+    return {**update, "$push": push}
+
+
+async def deliver(
+    collection: AsyncCollection[dict[str, Any]], doc_id: Any, publisher: MessagePublisher
+) -> int:
+    """Publish whatever the document still has in its outbox, then remove it; returns the count."""
+    doc = await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
+    entries: list[dict[str, Any]] = (doc or {}).get(OUTBOX_FIELD) or []
+    for entry in entries:
+        await publisher.publish_raw(
+            entry["topic"], entry["key"], entry["value"].encode(), entry["headers"]
+        )
+    if entries:
+        await collection.update_one(
+            {"_id": doc_id},
+            {"$pull": {OUTBOX_FIELD: {"event_id": {"$in": [e["event_id"] for e in entries]}}}},
+        )
+    return len(entries)
+
+
+async def sweep(collection: AsyncCollection[dict[str, Any]], publisher: MessagePublisher) -> int:
+    """Deliver every outbox left behind by a process that stopped mid-way."""
+    delivered = 0
+    async for doc in collection.find({f"{OUTBOX_FIELD}.0": {"$exists": True}}, {"_id": 1}):
+        delivered += await deliver(collection, doc["_id"], publisher)
+    if delivered:
+        log.info("outbox sweep delivered pending messages", collection=collection.name, count=delivered)
+    return delivered

@@ -1,0 +1,36 @@
+"""Publishing contract messages: the right topic, the subject as key, tracing headers."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+
+from contracts.catalogue import topic_of
+from contracts.envelope import Envelope
+from services.runtime.settings import ServiceSettings
+
+
+class MessagePublisher:
+    """Publishes envelopes to the topic the registry assigns to their class."""
+
+    def __init__(self, broker: KafkaBroker, settings: ServiceSettings) -> None:
+        self._broker = broker
+        self._settings = settings
+
+    async def publish(self, message: Envelope) -> None:
+        """Send one message and wait until every in-sync replica has it."""
+        await self.publish_raw(
+            topic_of(type(message)).name, message.subject, message.to_json_bytes(), message.headers()
+        )
+
+    async def publish_all(self, messages: list[Envelope]) -> None:
+        # One at a time and in order: per-subject ordering matters more than throughput here.
+        for message in messages:
+            await self.publish(message)
+
+    async def publish_raw(
+        self, logical_topic: str, key: str, value: bytes, headers: dict[str, str]
+    ) -> None:
+        """Send an already serialised message (from an outbox) to a registry topic."""
+        await self._broker.publish(
+            value, topic=self._settings.topic(logical_topic), key=key.encode(), headers=headers
+        )

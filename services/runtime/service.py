@@ -1,0 +1,159 @@
+"""The composition root every service shares: lifespan, health, AsyncAPI, and ``main``.
+
+A service describes itself with a ``ServiceDefinition`` (its name, settings class, Kafka
+router, Mongo indexes and optional HTTP routes). ``running`` starts it (Mongo, indexes,
+broker, consumers) and stops it cleanly; ``create_app`` wraps that in a FastAPI app with
+``/health/live``, ``/health/ready`` and ``/asyncapi.json``; ``main`` serves it with uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.specification import AsyncAPI
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.runtime.broker import create_broker
+from services.runtime.logging import configure_logging, get_logger
+from services.runtime.mongo import Document, open_client, ping
+from services.runtime.publishing import MessagePublisher
+from services.runtime.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What handlers and HTTP routes of a running service work with."""
+
+    settings: ServiceSettings
+    broker: KafkaBroker
+    mongo: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    publisher: MessagePublisher
+    started_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """How to assemble one service from the runtime kit."""
+
+    name: str
+    settings_cls: type[ServiceSettings]
+    build_router: Callable[[Runtime], KafkaRouter]
+    ensure_indexes: Callable[[AsyncDatabase[Document]], Awaitable[None]]
+    build_http: Callable[[Runtime], APIRouter] | None = None
+    description: str = ""
+
+
+async def _start_broker(broker: KafkaBroker, timeout: float) -> None:
+    """Start the broker, waiting for Kafka to come up (containers start in any order)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.5
+    while True:
+        try:
+            await broker.start()
+            return
+        except Exception as error:
+            if time.monotonic() + delay > deadline:
+                raise RuntimeError(f"Kafka not reachable after {timeout:.0f}s: {error}") from error
+            log.warning("kafka not reachable yet, retrying", error=type(error).__name__, retry_in=delay)
+            await broker.stop()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+@asynccontextmanager
+async def running(
+    definition: ServiceDefinition, settings: ServiceSettings, *, startup_timeout: float = 120.0
+) -> AsyncIterator[Runtime]:
+    """Run a service's consumers for the duration of the block."""
+    broker = create_broker(settings)
+    mongo = open_client(settings)
+    db = mongo[settings.database_name]
+    runtime = Runtime(
+        settings=settings,
+        broker=broker,
+        mongo=mongo,
+        db=db,
+        publisher=MessagePublisher(broker, settings),
+    )
+    broker.include_router(definition.build_router(runtime))
+    try:
+        await definition.ensure_indexes(db)
+        await _start_broker(broker, startup_timeout)
+        log.info("service started", consumer_group=settings.consumer_group)
+        yield runtime
+    finally:
+        await broker.stop()
+        await mongo.close()
+        log.info("service stopped")
+
+
+def asyncapi_document(definition: ServiceDefinition, broker: KafkaBroker) -> dict[str, Any]:
+    """The service's AsyncAPI 3 document, generated from its subscribers and publishers."""
+    spec = AsyncAPI(broker, title=f"mentorship {definition.name}", description=definition.description)
+    document: dict[str, Any] = spec.to_specification().to_jsonable()
+    return document
+
+
+def create_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
+    """The service's ASGI app; the lifespan runs its consumers."""
+    resolved = settings or definition.settings_cls()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running(definition, resolved) as runtime:
+            app.state.runtime = runtime
+            if definition.build_http is not None:
+                app.include_router(definition.build_http(runtime))
+            yield
+
+    app = FastAPI(title=f"mentorship {definition.name}", lifespan=lifespan)
+
+    @app.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "alive", "service": definition.name}
+
+    @app.get("/health/ready")
+    async def ready(request: Request) -> JSONResponse:
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        checks = {"kafka": False, "mongo": False}
+        if runtime is not None:
+            checks["kafka"] = bool(await runtime.broker.ping(timeout=2.0))
+            checks["mongo"] = await ping(runtime.mongo)
+        healthy = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if healthy else "not ready", "service": definition.name, "checks": checks},
+            status_code=200 if healthy else 503,
+        )
+
+    @app.get("/asyncapi.json")
+    async def asyncapi(request: Request) -> dict[str, Any]:
+        runtime: Runtime = request.app.state.runtime
+        return asyncapi_document(definition, runtime.broker)
+
+    return app
+
+
+def main(definition: ServiceDefinition) -> None:
+    """Entry point of a service process: read settings, log, serve HTTP and consume."""
+    settings = definition.settings_cls()
+    configure_logging(definition.name, level=settings.log_level, fmt=settings.log_format)
+    uvicorn.run(
+        create_app(definition, settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+    )
