@@ -90,4 +90,4 @@ def union_of(spec: TopicSpec) -> Any:
     """The annotated discriminated union of a topic's messages, usable as a handler type."""
     if len(spec.messages) == 1:
         return spec.messages[0]
-    return Annotated[Union[spec.messages], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
+    return Annotated[Union[spec.messages], Field(discriminator="type")]  # noqa: UP007

@@ -65,7 +65,10 @@ class Envelope(Frozen):
         filled = dict(data)
         payload = filled.get("payload")
         if "subject" not in filled and cls.subject_field and isinstance(payload, dict | Frozen):
-            value = payload.get(cls.subject_field) if isinstance(payload, dict) else getattr(payload, cls.subject_field, None)
+            if isinstance(payload, dict):
+                value = payload.get(cls.subject_field)
+            else:
+                value = getattr(payload, cls.subject_field, None)
             if value is not None:
                 filled["subject"] = value
         if "correlation_id" not in filled and "event_id" in filled:

@@ -114,10 +114,6 @@ class EmployeeLeaveEnded(_EmployeeEvent):
 
 
 HrEmployeeEvent = (
-    EmployeeOnboarded
-    | EmployeeUpdated
-    | EmployeeOffboarded
-    | EmployeeLeaveStarted
-    | EmployeeLeaveEnded
+    EmployeeOnboarded | EmployeeUpdated | EmployeeOffboarded | EmployeeLeaveStarted | EmployeeLeaveEnded
 )
 """Any message of the inbound HR topic."""

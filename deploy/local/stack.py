@@ -335,7 +335,9 @@ def _mailpit_ready(s: StackSettings) -> bool:
 
 MAILPIT = Server(
     name="mailpit",
-    describe=lambda s: f"Mailpit: SMTP on {s.host}:{s.smtp_port}, HTTP API on http://{s.host}:{s.mailpit_http_port}",
+    describe=lambda s: (
+        f"Mailpit: SMTP on {s.host}:{s.smtp_port}, HTTP API on http://{s.host}:{s.mailpit_http_port}"
+    ),
     provision=_provision_mailpit,
     prepare=lambda s: (s.data / "mailpit").mkdir(parents=True, exist_ok=True),
     command=lambda s: [

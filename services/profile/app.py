@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
 
-from contracts.catalogue import HR_EMPLOYEES
+from contracts.catalogue import HR_EMPLOYEES, PROFILE_EVENTS
 from contracts.envelope import deterministic_id
 from contracts.inbound import EmployeeOnboarded, HrEmployeeEvent
 from contracts.profile import ProfileCreated
@@ -58,5 +58,8 @@ definition = ServiceDefinition(
     settings_cls=ProfileSettings,
     build_router=build_router,
     ensure_indexes=ensure_indexes,
+    consumes=(HR_EMPLOYEES,),
+    publishes=(PROFILE_EVENTS,),
+    outbox_collections=("profiles",),
     description="People, skills, goals, availability and preferences.",
 )

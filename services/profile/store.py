@@ -31,9 +31,7 @@ class ProfileStore:
         doc = await self.profiles.find_one({"_id": person_id}, {"snapshot": 1})
         return ProfileSnapshot.model_validate(doc["snapshot"]) if doc else None
 
-    async def create(
-        self, snapshot: ProfileSnapshot, cause_id: str, messages: list[Envelope]
-    ) -> Outcome:
+    async def create(self, snapshot: ProfileSnapshot, cause_id: str, messages: list[Envelope]) -> Outcome:
         """Insert a new profile with its outgoing messages, once per cause."""
         update = {
             "$setOnInsert": {
@@ -41,6 +39,4 @@ class ProfileStore:
                 "revision": snapshot.revision,
             }
         }
-        return await apply_once(
-            self.profiles, snapshot.person_id, cause_id, with_outbox(update, messages)
-        )
+        return await apply_once(self.profiles, snapshot.person_id, cause_id, with_outbox(update, messages))

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Callable
-from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -61,20 +59,20 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         security=security_from(settings.kafka),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         middlewares=[DeadLetterMiddleware.with_policy(settings.retry)],
-        # The standard-library logger goes through the structlog formatter set up in
-        # configure_logging, so FastStream lines look like ours.
-        logger=logging.getLogger("faststream.broker"),
+        # A standard-library logger outside the "faststream" tree (which has a handler of
+        # its own), so these lines go through the structlog formatter like ours. Per-message
+        # "Received/Processed" lines are DEBUG: at production rates they are noise.
+        logger=logging.getLogger("mentorship.broker"),
+        log_level=logging.DEBUG,
         graceful_timeout=15.0,
     )
 
 
-def subscribe(
-    router: KafkaRouter, settings: ServiceSettings, spec: TopicSpec
-) -> Callable[[Callable[..., Any]], DefaultSubscriber]:
+def subscribe(router: KafkaRouter, settings: ServiceSettings, spec: TopicSpec) -> DefaultSubscriber:
     """Subscribe a handler to a registry topic as this service's consumer group.
 
     The handler receives the decoded contract message (one of the topic's classes)."""
-    decorator: Callable[[Callable[..., Any]], DefaultSubscriber] = router.subscriber(
+    return router.subscriber(
         settings.topic(spec.name),
         group_id=settings.consumer_group,
         auto_offset_reset="earliest",
@@ -82,4 +80,3 @@ def subscribe(
         decoder=contract_decoder(spec),
         title=f"{settings.service_name}:{spec.name}",
     )
-    return decorator

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from faststream.message import StreamMessage
 
 from contracts.catalogue import decode
@@ -21,6 +22,11 @@ def contract_decoder(spec: TopicSpec) -> Callable[[StreamMessage[Any]], Awaitabl
     """
 
     async def decoder(msg: StreamMessage[Any]) -> Envelope:
-        return decode(spec.name, msg.body)
+        message = decode(spec.name, msg.body)
+        # Producers outside the platform may send no tracing headers; the envelope has the ids.
+        structlog.contextvars.bind_contextvars(
+            event_id=message.event_id, correlation_id=message.correlation_id, event_type=message.type
+        )
+        return message
 
     return decoder

@@ -42,15 +42,13 @@ def mask_personal_data(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """Replace the values of personal fields, also inside nested mappings."""
-    return _mask(event_dict)  # type: ignore[return-value]
+    masked: MutableMapping[str, Any] = _mask(event_dict)
+    return masked
 
 
 def _mask(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {
-            key: REDACTED if key in PERSONAL_FIELDS else _mask(inner)
-            for key, inner in value.items()
-        }
+        return {key: REDACTED if key in PERSONAL_FIELDS else _mask(inner) for key, inner in value.items()}
     if isinstance(value, list | tuple):
         return [_mask(inner) for inner in value]
     return value
@@ -67,6 +65,7 @@ def configure_logging(
     renderer: structlog.types.Processor = (
         structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
     )
+
     def add_service(
         _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:

@@ -53,14 +53,11 @@ async def deliver(
     doc = await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
     entries: list[dict[str, Any]] = (doc or {}).get(OUTBOX_FIELD) or []
     for entry in entries:
-        await publisher.publish_raw(
-            entry["topic"], entry["key"], entry["value"].encode(), entry["headers"]
-        )
+        await publisher.publish_raw(entry["topic"], entry["key"], entry["value"].encode(), entry["headers"])
     if entries:
-        await collection.update_one(
-            {"_id": doc_id},
-            {"$pull": {OUTBOX_FIELD: {"event_id": {"$in": [e["event_id"] for e in entries]}}}},
-        )
+        # Whole-element removal: Mongo-wire servers such as FerretDB match $pull conditions
+        # only by equality, and entries added meanwhile by another write stay in place.
+        await collection.update_one({"_id": doc_id}, {"$pullAll": {OUTBOX_FIELD: entries}})
     return len(entries)
 
 

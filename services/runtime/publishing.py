@@ -27,9 +27,7 @@ class MessagePublisher:
         for message in messages:
             await self.publish(message)
 
-    async def publish_raw(
-        self, logical_topic: str, key: str, value: bytes, headers: dict[str, str]
-    ) -> None:
+    async def publish_raw(self, logical_topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
         """Send an already serialised message (from an outbox) to a registry topic."""
         await self._broker.publish(
             value, topic=self._settings.topic(logical_topic), key=key.encode(), headers=headers

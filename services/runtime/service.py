@@ -23,11 +23,14 @@ from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts.topics import TopicSpec
+from services.runtime import outbox
 from services.runtime.broker import create_broker
 from services.runtime.logging import configure_logging, get_logger
 from services.runtime.mongo import Document, open_client, ping
 from services.runtime.publishing import MessagePublisher
 from services.runtime.settings import ServiceSettings
+from services.runtime.topics import ensure_topics
 
 log = get_logger(__name__)
 
@@ -52,6 +55,9 @@ class ServiceDefinition:
     settings_cls: type[ServiceSettings]
     build_router: Callable[[Runtime], KafkaRouter]
     ensure_indexes: Callable[[AsyncDatabase[Document]], Awaitable[None]]
+    consumes: tuple[TopicSpec, ...] = ()
+    publishes: tuple[TopicSpec, ...] = ()
+    outbox_collections: tuple[str, ...] = ()
     build_http: Callable[[Runtime], APIRouter] | None = None
     description: str = ""
 
@@ -91,7 +97,10 @@ async def running(
     broker.include_router(definition.build_router(runtime))
     try:
         await definition.ensure_indexes(db)
+        await ensure_topics(settings, (*definition.consumes, *definition.publishes))
         await _start_broker(broker, startup_timeout)
+        for name in definition.outbox_collections:
+            await outbox.sweep(db[name], runtime.publisher)
         log.info("service started", consumer_group=settings.consumer_group)
         yield runtime
     finally:

@@ -1,0 +1,59 @@
+# Everything a developer or CI runs goes through these targets. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV ?= uv
+RUN := $(UV) run --frozen
+PYTEST := $(RUN) pytest
+
+.PHONY: help setup run demo-once test lint format test-unit test-integration test-e2e bench \
+        stack-up stack-down stack-status contracts
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+setup: ## install uv (if missing) and the locked dependencies
+	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+run: setup ## start the stack and the services, feed a demo organisation, watch (Ctrl-C stops)
+	$(RUN) python -m deploy.local.demo
+
+demo-once: setup ## the demo, once, ending with a summary
+	$(RUN) python -m deploy.local.demo --once
+
+test: setup lint ## lint, type checks, and every test layer on the real servers (started if needed)
+	$(PYTEST) -m "unit or integration or e2e"
+
+lint: setup ## ruff, formatting, import boundaries between services, mypy (strict)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) lint-imports
+	$(RUN) mypy
+
+format: setup ## apply ruff's fixes and formatting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+test-unit: setup ## fast tests, no servers
+	$(PYTEST) -m unit
+
+test-integration: setup ## one service or the runtime kit on the real servers
+	$(PYTEST) -m integration
+
+test-e2e: setup ## several services together on the real servers
+	$(PYTEST) -m e2e
+
+bench: setup ## benchmarks, each beside a baseline measured in the same run
+	@echo "No benchmarks yet: they arrive with the services."
+
+contracts: setup ## regenerate JSON Schemas and the AsyncAPI document under contracts/
+	$(RUN) python -m contracts.export
+
+stack-up: setup ## provision (cached) and start Kafka, FerretDB and Mailpit on 127.0.0.1
+	$(RUN) python -m deploy.local.stack up
+
+stack-down: setup ## stop the servers stack-up started
+	$(RUN) python -m deploy.local.stack down
+
+stack-status: setup ## what runs where
+	$(RUN) python -m deploy.local.stack status

@@ -1,0 +1,8 @@
+"""The platform's service processes and their default HTTP ports (one place for every launcher)."""
+
+from __future__ import annotations
+
+SERVICES: dict[str, int] = {
+    "profile": 8101,
+}
+"""Service name (also its package under ``services/`` and its env prefix) to HTTP port."""

@@ -1,0 +1,37 @@
+"""Valid contract messages for tests, with only what a test cares about spelled out."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from contracts.inbound import EmployeeOnboarded
+
+
+def onboarding_json(employee_id: str | None = None, **payload: Any) -> dict[str, Any]:
+    """The JSON an HR system would send for a new hire."""
+    employee_id = employee_id or f"E{uuid.uuid4().hex[:8]}"
+    body = {
+        "employee_id": employee_id,
+        "full_name": "Ada Example",
+        "work_email": f"{employee_id.lower()}@example.com",
+        "start_date": date(2026, 12, 1).isoformat(),
+        "title": "Software Engineer",
+        "team": "payments",
+        "time_zone": "Europe/Berlin",
+        **payload,
+    }
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "employee.onboarded",
+        "version": 1,
+        "source": "workday",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "subject": employee_id,
+        "payload": body,
+    }
+
+
+def onboarding(employee_id: str | None = None, **payload: Any) -> EmployeeOnboarded:
+    return EmployeeOnboarded.model_validate(onboarding_json(employee_id, **payload))

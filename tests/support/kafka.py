@@ -1,0 +1,83 @@
+"""Producing and reading raw Kafka records in tests, over a real connection."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+    offset: int
+
+
+async def produce(
+    bootstrap: str, topic: str, value: bytes, key: bytes | None = None, headers: dict[str, str] | None = None
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, value, key=key, headers=[(k, v.encode()) for k, v in (headers or {}).items()]
+        )
+    finally:
+        await producer.stop()
+
+
+async def read_all(bootstrap: str, topic: str) -> list[Record]:
+    """Every record currently in a topic (all partitions), without joining a group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions is None:
+            await consumer._client.force_metadata_update()  # topic may be brand new
+            partitions = consumer.partitions_for_topic(topic) or set()
+        assigned = [TopicPartition(topic, p) for p in partitions]
+        if not assigned:
+            return []
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)
+        records: list[Record] = []
+        while [tp for tp in assigned if await consumer.position(tp) < ends[tp]]:
+            batch = await consumer.getmany(timeout_ms=500)
+            for items in batch.values():
+                records.extend(
+                    Record(
+                        topic=r.topic,
+                        key=r.key,
+                        value=r.value,
+                        headers={k: v.decode() for k, v in r.headers},
+                        offset=r.offset,
+                    )
+                    for r in items
+                )
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def wait_for_records(
+    bootstrap: str,
+    topic: str,
+    predicate: Callable[[list[Record]], bool],
+    timeout: float = 30.0,
+) -> list[Record]:
+    """Poll a topic until ``predicate`` holds for its records; fail with what was seen."""
+    deadline = time.monotonic() + timeout
+    records: list[Record] = []
+    while time.monotonic() < deadline:
+        records = await read_all(bootstrap, topic)
+        if predicate(records):
+            return records
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"condition not met on {topic} within {timeout}s; saw {len(records)} record(s)")

@@ -1,0 +1,29 @@
+"""The local stack listens on loopback only and explains what is missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deploy.local import stack
+
+
+def test_kafka_listens_only_on_the_configured_loopback_address(tmp_path: Path) -> None:
+    settings = stack.StackSettings(home=tmp_path, kafka_port=19092, kafka_controller_port=19093)
+    properties = stack._kafka_properties(settings).read_text()
+    listeners = next(line for line in properties.splitlines() if line.startswith("listeners="))
+    assert listeners == "listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+
+
+def test_a_missing_tool_is_named_with_how_to_install_it() -> None:
+    with pytest.raises(stack.StackError, match="'no-such-jdk-tool' is not installed"):
+        stack._require("no-such-jdk-tool", "run the Kafka broker")
+
+
+def test_a_pid_file_of_someone_elses_process_is_not_trusted(tmp_path: Path) -> None:
+    settings = stack.StackSettings(home=tmp_path)
+    settings.run.mkdir(parents=True)
+    (settings.run / "kafka.pid").write_text("1\n")  # pid 1 is never our broker
+    assert stack.running_pid(settings, stack.KAFKA) is None
+    assert not (settings.run / "kafka.pid").exists()
