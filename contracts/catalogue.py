@@ -12,7 +12,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
-from contracts import inbound, profile
+from contracts import inbound, matching, notification, profile, recognition, scheduling
 from contracts.envelope import Envelope
 from contracts.topics import TopicSpec
 
@@ -49,9 +49,147 @@ PROFILE_EVENTS = TopicSpec(
     consumers=("matching", "scheduling", "notification", "recognition"),
 )
 
-TOPICS: tuple[TopicSpec, ...] = (HR_EMPLOYEES, PROFILE_COMMANDS, PROFILE_EVENTS)
+MATCHING_COMMANDS = TopicSpec(
+    name="matching.commands.v1",
+    owner="matching",
+    key="the message's subject: requester id for requests, match id for responses and ends, "
+    "programme id for cohort rounds",
+    description="Requests for mentorship, responses to proposals, ended matches, cohort rounds.",
+    messages=(
+        matching.RequestMentorship,
+        matching.RespondToProposal,
+        matching.EndMatch,
+        matching.RunCohortRound,
+    ),
+    consumers=("matching",),
+)
+
+MATCHING_EVENTS = TopicSpec(
+    name="matching.events.v1",
+    owner="matching",
+    key="match id for match events; person, circle, board or programme id for the others",
+    description="Proposals with their score breakdown, confirmations, declines, ends, waitlist, "
+    "circles, advisory boards and cohort rounds.",
+    messages=(
+        matching.MatchProposed,
+        matching.MatchConfirmed,
+        matching.MatchDeclined,
+        matching.MatchEnded,
+        matching.RequestWaitlisted,
+        matching.CircleFormed,
+        matching.AdvisoryBoardFormed,
+        matching.CohortRoundCompleted,
+    ),
+    consumers=("scheduling", "notification", "recognition"),
+)
+
+SCHEDULING_COMMANDS = TopicSpec(
+    name="scheduling.commands.v1",
+    owner="scheduling",
+    key="the resource whose seats or times change: office hours, group session or session id",
+    description="Office hours, bookings, group sessions, registrations, reschedules, cancellations "
+    "and outcomes.",
+    messages=(
+        scheduling.PublishOfficeHours,
+        scheduling.BookOfficeHours,
+        scheduling.CancelOfficeHoursBooking,
+        scheduling.AnnounceGroupSession,
+        scheduling.RegisterForGroupSession,
+        scheduling.CancelGroupRegistration,
+        scheduling.RescheduleSession,
+        scheduling.CancelSession,
+        scheduling.RecordSessionOutcome,
+    ),
+    consumers=("scheduling",),
+)
+
+SCHEDULING_EVENTS = TopicSpec(
+    name="scheduling.events.v1",
+    owner="scheduling",
+    key="session, match, office hours or group session id (the message's subject)",
+    description="Sessions scheduled, rescheduled, cancelled and completed; reminders; office hours and "
+    "group sessions; inactive matches; refused bookings.",
+    messages=(
+        scheduling.SessionScheduled,
+        scheduling.SessionRescheduled,
+        scheduling.SessionCancelled,
+        scheduling.SessionCompleted,
+        scheduling.ReminderDue,
+        scheduling.NoSlotFound,
+        scheduling.MatchInactive,
+        scheduling.OfficeHoursPublished,
+        scheduling.OfficeHoursBooked,
+        scheduling.OfficeHoursBookingCancelled,
+        scheduling.BookingRefused,
+        scheduling.GroupSessionAnnounced,
+        scheduling.SeatReserved,
+        scheduling.Waitlisted,
+    ),
+    consumers=("matching", "notification", "recognition"),
+)
+
+NOTIFICATION_EVENTS = TopicSpec(
+    name="notification.events.v1",
+    owner="notification",
+    key="recipient person id",
+    description="Per channel: delivered, or failed with the reason.",
+    messages=(notification.NotificationDelivered, notification.NotificationFailed),
+    consumers=(),
+)
+
+RECOGNITION_COMMANDS = TopicSpec(
+    name="recognition.commands.v1",
+    owner="recognition",
+    key="the person thanked",
+    description="Kudos from one person to another.",
+    messages=(recognition.GiveKudos,),
+    consumers=("recognition",),
+)
+
+RECOGNITION_EVENTS = TopicSpec(
+    name="recognition.events.v1",
+    owner="recognition",
+    key="person id; digest id for digests",
+    description="Points (and their reversals), badges, kudos and periodic digests, for notification "
+    "and for HR, performance and chat systems.",
+    messages=(
+        recognition.PointsAwarded,
+        recognition.BadgeAwarded,
+        recognition.KudosGiven,
+        recognition.RecognitionDigestReady,
+    ),
+    consumers=("notification",),
+)
+
+TOPICS: tuple[TopicSpec, ...] = (
+    HR_EMPLOYEES,
+    PROFILE_COMMANDS,
+    PROFILE_EVENTS,
+    MATCHING_COMMANDS,
+    MATCHING_EVENTS,
+    SCHEDULING_COMMANDS,
+    SCHEDULING_EVENTS,
+    NOTIFICATION_EVENTS,
+    RECOGNITION_COMMANDS,
+    RECOGNITION_EVENTS,
+)
 
 MESSAGE_TYPES: tuple[type[Envelope], ...] = tuple(m for t in TOPICS for m in t.messages)
+
+
+def _check_registry() -> None:
+    seen: dict[str, str] = {}
+    for spec in TOPICS:
+        for message in spec.messages:
+            kind = message.message_type()
+            if kind in seen:
+                raise RuntimeError(f"message type {kind} is on both {seen[kind]} and {spec.name}")
+            if not message.subject_field:
+                raise RuntimeError(f"{message.__name__} names no subject field")
+            seen[kind] = spec.name
+
+
+_check_registry()
 
 
 @cache

@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Self
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
 from contracts.common import EntityId, Frozen, ShortText
 
@@ -23,8 +23,22 @@ class Payload(Frozen):
     """Base of every payload model."""
 
 
+def _derived_fields_optional(schema: dict[str, Any]) -> None:
+    # The validator below fills subject and correlation_id, so producers may leave them
+    # out; the published schema says so rather than demanding them. ``type`` has a default
+    # in Python but a producer must send it: topics are decoded by it.
+    required = schema.get("required")
+    if isinstance(required, list):
+        kept = [name for name in required if name not in ("subject", "correlation_id")]
+        schema["required"] = ["type", *kept] if "type" not in kept else kept
+
+
 class Envelope(Frozen):
     """Metadata every message carries, around its typed payload."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", populate_by_name=True, json_schema_extra=_derived_fields_optional
+    )
 
     event_id: EntityId = Field(
         description="Unique id of this message; consumers use it to ignore redeliveries."

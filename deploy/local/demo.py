@@ -95,10 +95,9 @@ def demo_organisation(people: int, seed: int = 7) -> list[dict[str, object]]:
 def _wait_http(url: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+            if response.status == 200:
+                return
         time.sleep(0.5)
     raise stack.StackError(f"{url} did not become ready within {timeout:.0f}s")
 
@@ -114,7 +113,7 @@ def start_services(log_dir: str) -> list[subprocess.Popen[bytes]]:
             )
         )
         print(f"  {name}: pid {processes[-1].pid}, http://127.0.0.1:{port}/health/ready, log {log.name}")
-    for name, port in SERVICES.items():
+    for port in SERVICES.values():
         _wait_http(f"http://127.0.0.1:{port}/health/ready", 120)
     return processes
 
