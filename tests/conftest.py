@@ -23,8 +23,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def infrastructure() -> Iterator[Infrastructure]:
-    with provide() as infra:
+def infrastructure(request: pytest.FixtureRequest) -> Iterator[Infrastructure]:
+    """The real servers, shared by the whole session; where they came from is printed."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        # Shown at once, outside pytest's capture: a first stack start takes minutes and
+        # should not look like a hang.
+        if reporter is None or capture is None:
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+    with provide(say) as infra:
+        say(
+            f"servers: {infra.origin}: kafka {infra.kafka_bootstrap}, mongo {infra.mongo_url}, "
+            f"smtp {infra.smtp_host}:{infra.smtp_port}"
+        )
         yield infra
 
 

@@ -14,10 +14,11 @@ When none of these works the tests fail with the reason; they never skip.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass
 
 from deploy.local import stack
@@ -167,12 +168,29 @@ def provide(log: Callable[[str], None] = print) -> Iterator[Infrastructure]:
         with _containers() as infra:
             yield infra
         return
-    log("starting the local stack for this test session")
+    log("no servers found: starting the local stack for this test session")
     try:
-        stack.up(settings)
+        with redirect_stdout(_LineWriter(log)):
+            stack.up(settings)
     except stack.StackError as error:
         raise InfrastructureUnavailable(f"could not start the local stack: {error}") from error
     try:
         yield _local(settings, "local stack (started by the tests)")
     finally:
-        stack.down(settings)
+        with redirect_stdout(_LineWriter(log)):
+            stack.down(settings)
+
+
+class _LineWriter(io.TextIOBase):
+    """A text stream that hands each complete line to a callback."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self._emit = emit
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._emit(line)
+        return len(text)
