@@ -219,7 +219,8 @@ def _prepare_kafka(s: StackSettings) -> None:
     )
 
 
-def _kafka_ready(s: StackSettings) -> bool:
+def kafka_answers(bootstrap: str) -> bool:
+    """Whether a Kafka cluster at ``bootstrap`` answers a metadata request."""
     import logging
 
     from aiokafka.admin import AIOKafkaAdminClient
@@ -228,7 +229,7 @@ def _kafka_ready(s: StackSettings) -> bool:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
     async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=f"{s.host}:{s.kafka_port}", request_timeout_ms=3000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
         try:
             await admin.start()
             await admin.describe_cluster()
@@ -249,7 +250,7 @@ KAFKA = Server(
     prepare=_prepare_kafka,
     command=lambda s: _java_command(s, "kafka.Kafka", str(s.data / "kafka" / "server.properties")),
     ports=lambda s: [s.kafka_port, s.kafka_controller_port],
-    ready=_kafka_ready,
+    ready=lambda s: kafka_answers(f"{s.host}:{s.kafka_port}"),
 )
 
 # ---------------------------------------------------------------- FerretDB
@@ -278,12 +279,11 @@ def _provision_ferretdb(s: StackSettings) -> None:
     )
 
 
-def _mongo_ready(s: StackSettings) -> bool:
+def mongo_answers(url: str) -> bool:
+    """Whether a MongoDB wire-protocol server at ``url`` answers ``ping``."""
     from pymongo import MongoClient
 
-    client: MongoClient[dict[str, object]] = MongoClient(
-        f"mongodb://{s.host}:{s.mongo_port}/", serverSelectionTimeoutMS=1500
-    )
+    client: MongoClient[dict[str, object]] = MongoClient(url, serverSelectionTimeoutMS=1500)
     try:
         client.admin.command("ping")
         return True
@@ -306,7 +306,7 @@ FERRETDB = Server(
         str(s.data / "ferretdb"),
     ],
     ports=lambda s: [s.mongo_port],
-    ready=_mongo_ready,
+    ready=lambda s: mongo_answers(f"mongodb://{s.host}:{s.mongo_port}/"),
 )
 
 # ---------------------------------------------------------------- Mailpit
@@ -325,9 +325,10 @@ def _provision_mailpit(s: StackSettings) -> None:
     _cached(s.build / "mailpit.fingerprint", MAILPIT_MODULE, build)
 
 
-def _mailpit_ready(s: StackSettings) -> bool:
+def http_ok(url: str) -> bool:
+    """Whether ``url`` answers 200."""
     try:
-        with urllib.request.urlopen(f"http://{s.host}:{s.mailpit_http_port}/readyz", timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)
     except OSError:
         return False
@@ -353,7 +354,7 @@ MAILPIT = Server(
         "--disable-version-check",
     ],
     ports=lambda s: [s.smtp_port, s.mailpit_http_port],
-    ready=_mailpit_ready,
+    ready=lambda s: http_ok(f"http://{s.host}:{s.mailpit_http_port}/readyz"),
 )
 
 SERVERS = (KAFKA, FERRETDB, MAILPIT)

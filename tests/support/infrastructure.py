@@ -13,10 +13,8 @@ When none of these works the tests fail with the reason; they never skip.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass
@@ -44,50 +42,11 @@ class InfrastructureUnavailable(RuntimeError):
     pass
 
 
-def _kafka_answers(bootstrap: str) -> bool:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
-        try:
-            await admin.start()
-            await admin.describe_cluster()
-            return True
-        finally:
-            await admin.close()
-
-    try:
-        return asyncio.run(probe())
-    except Exception:  # noqa: BLE001 - unreachable is an answer
-        return False
-
-
-def _mongo_answers(url: str) -> bool:
-    from pymongo import MongoClient
-
-    client: MongoClient[dict[str, object]] = MongoClient(url, serverSelectionTimeoutMS=2000)
-    try:
-        client.admin.command("ping")
-        return True
-    except Exception:  # noqa: BLE001
-        return False
-    finally:
-        client.close()
-
-
-def _http_answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 def _all_answer(infra: Infrastructure) -> bool:
     return (
-        _kafka_answers(infra.kafka_bootstrap)
-        and _mongo_answers(infra.mongo_url)
-        and _http_answers(f"{infra.mailpit_api}/readyz")
+        stack.kafka_answers(infra.kafka_bootstrap)
+        and stack.mongo_answers(infra.mongo_url)
+        and stack.http_ok(f"{infra.mailpit_api}/readyz")
     )
 
 
