@@ -222,10 +222,3 @@ def decode(topic_name: str, raw: bytes | str) -> Envelope:
     """Decode a message of the given logical topic into its class."""
     message: Envelope = _adapter(topic_name).validate_json(raw)
     return message
-
-
-def union_of(spec: TopicSpec) -> Any:
-    """The annotated discriminated union of a topic's messages, usable as a handler type."""
-    if len(spec.messages) == 1:
-        return spec.messages[0]
-    return Annotated[Union[spec.messages], Field(discriminator="type")]  # noqa: UP007

@@ -149,9 +149,6 @@ class Envelope(Frozen):
             headers["causation_id"] = self.causation_id
         return headers
 
-    def key(self) -> bytes:
-        return self.subject.encode()
-
     def to_json_bytes(self) -> bytes:
         return self.model_dump_json().encode()
 

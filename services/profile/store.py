@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import Envelope
 from contracts.profile import ProfileSnapshot
 from services.runtime.idempotency import Outcome, apply_once
+from services.runtime.mongo import Document
 from services.runtime.outbox import with_outbox
-
-Document = dict[str, Any]
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:

@@ -57,7 +57,6 @@ class DeadLetterMiddleware(BaseMiddleware):
     """Retries, logging context and dead-lettering around every handler call."""
 
     retry: RetrySettings = RetrySettings()
-    sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
 
     def __init__(self, msg: Any, /, *, context: ContextRepo) -> None:
         super().__init__(msg, context=context)
@@ -96,7 +95,7 @@ class DeadLetterMiddleware(BaseMiddleware):
                         retry_in_seconds=round(delay, 3),
                         error=type(error).__name__,
                     )
-                    await self.sleep(delay)
+                    await asyncio.sleep(delay)
 
     async def _dead_letter(self, record: Any, error: BaseException, attempts: int) -> None:
         broker = self.context.get("broker")

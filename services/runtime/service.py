@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -44,7 +44,6 @@ class Runtime:
     mongo: AsyncMongoClient[Document]
     db: AsyncDatabase[Document]
     publisher: MessagePublisher
-    started_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
