@@ -222,3 +222,9 @@ def decode(topic_name: str, raw: bytes | str) -> Envelope:
     """Decode a message of the given logical topic into its class."""
     message: Envelope = _adapter(topic_name).validate_json(raw)
     return message
+
+
+def decode_object(topic_name: str, data: object) -> Envelope:
+    """Like ``decode``, for a message already parsed from JSON (for example read from a database)."""
+    message: Envelope = _adapter(topic_name).validate_python(data)
+    return message

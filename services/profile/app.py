@@ -1,65 +1,159 @@
-"""Kafka entrypoints of the profile service: translate, call the domain, persist, publish."""
+"""Entrypoints of the profile service: Kafka handlers and the HTTP read API.
+
+Each handler translates a message into a domain call, persists the result with its outgoing
+event in one write, then publishes. Domain refusals and duplicate work emails become
+``UnprocessableMessage``: the message goes to the dead-letter topic with the reason.
+"""
 
 from __future__ import annotations
 
-from faststream.kafka import KafkaRouter
+from collections.abc import Callable
+from typing import Annotated
 
-from contracts.catalogue import HR_EMPLOYEES, PROFILE_EVENTS
-from contracts.envelope import deterministic_id
-from contracts.inbound import EmployeeOnboarded, HrEmployeeEvent
-from contracts.profile import ProfileCreated
+from fastapi import APIRouter, Depends, HTTPException, Query
+from faststream.kafka import KafkaRouter
+from pydantic import BaseModel
+
+from contracts.catalogue import HR_EMPLOYEES, PROFILE_COMMANDS, PROFILE_EVENTS
+from contracts.envelope import Envelope
+from contracts.inbound import HrEmployeeEvent
+from contracts.profile import ProfileSnapshot, ProfileStatus, RegisterExternalMentor, UpdateProfile
 from services.profile import domain
-from services.profile.store import ProfileStore, ensure_indexes
+from services.profile.store import EmailTaken, ProfileStore, ensure_indexes
 from services.runtime import outbox
 from services.runtime.broker import subscribe
 from services.runtime.errors import UnprocessableMessage
+from services.runtime.http_auth import require_token
 from services.runtime.logging import get_logger
+from services.runtime.publishing import MessagePublisher
 from services.runtime.service import Runtime, ServiceDefinition
 from services.runtime.settings import ServiceSettings
 
-SERVICE = "profile"
 log = get_logger(__name__)
 
 
 class ProfileSettings(ServiceSettings):
-    service_name: str = SERVICE
+    service_name: str = domain.SERVICE
     http_port: int = 8101
 
 
+class ProfileIntake:
+    """Applies one message to one person's record, exactly once."""
+
+    def __init__(self, store: ProfileStore, publisher: MessagePublisher) -> None:
+        self.store = store
+        self.publisher = publisher
+
+    async def apply(
+        self,
+        person_id: str,
+        cause: Envelope,
+        decide: Callable[[domain.PersonRecord], domain.Decision],
+    ) -> None:
+        loaded = await self.store.load(person_id)
+        if cause.event_id not in loaded.processed:
+            try:
+                decision = decide(loaded.record)
+            except domain.Rejected as error:
+                raise UnprocessableMessage(str(error)) from error
+            if decision.record != loaded.record:
+                await self._persist(loaded.record, loaded.version, decision, cause.event_id)
+        # Also after a redelivery: sends whatever a crash left in the outbox.
+        await outbox.deliver(self.store.profiles, person_id, self.publisher)
+
+    async def _persist(
+        self, before: domain.PersonRecord, version: int | None, decision: domain.Decision, cause_id: str
+    ) -> None:
+        old, new = before.snapshot, decision.record.snapshot
+        live_before = old is not None and old.status is not ProfileStatus.DEACTIVATED
+        live_after = new is not None and new.status is not ProfileStatus.DEACTIVATED
+        if (
+            new is not None
+            and live_after
+            and not (live_before and old is not None and old.email == new.email)
+        ):
+            try:
+                await self.store.claim_email(str(new.email), new.person_id)
+            except EmailTaken as error:
+                raise UnprocessableMessage(
+                    "the work email already belongs to another active person; not merged"
+                ) from error
+        published = [decision.published] if decision.published else []
+        await self.store.save(decision.record, version, cause_id, published)
+        if (
+            old is not None
+            and live_before
+            and (not live_after or (new is not None and old.email != new.email))
+        ):
+            await self.store.release_email(str(old.email), old.person_id)
+        if decision.published is not None:
+            log.info("profile changed", published=decision.published.type, person_id=before.person_id)
+
+
 def build_router(runtime: Runtime) -> KafkaRouter:
-    """Handlers close over the running service's store and publisher; built per process
-    because a FastStream router can belong to one broker only."""
+    """Built per process: a FastStream router can belong to one broker only."""
     router = KafkaRouter()
-    store = ProfileStore(runtime.db)
+    intake = ProfileIntake(ProfileStore(runtime.db), runtime.publisher)
 
     @subscribe(router, runtime.settings, HR_EMPLOYEES)
     async def on_hr_event(event: HrEmployeeEvent) -> None:
-        if not isinstance(event, EmployeeOnboarded):
-            raise UnprocessableMessage(f"{event.type} is not handled by this version")
-        person_id = event.payload.employee_id
-        if await store.get(person_id) is None:
-            snapshot = domain.profile_from_onboarding(event.payload)
-            created = ProfileCreated.create(
-                snapshot,
-                source=SERVICE,
-                caused_by=event,
-                event_id=deterministic_id(event.event_id, ProfileCreated.message_type()),
+        await intake.apply(event.subject, event, lambda record: domain.on_hr_event(record, event))
+
+    @subscribe(router, runtime.settings, PROFILE_COMMANDS)
+    async def on_profile_command(command: UpdateProfile | RegisterExternalMentor) -> None:
+        if isinstance(command, UpdateProfile):
+            await intake.apply(command.subject, command, lambda r: domain.on_update_profile(r, command))
+        else:
+            await intake.apply(
+                command.subject, command, lambda r: domain.on_register_external_mentor(r, command)
             )
-            outcome = await store.create(snapshot, event.event_id, [created])
-            log.info("onboarding recorded", outcome=outcome.value, person_id=person_id)
-        # Also after a redelivery: sends what a crash may have left in the outbox.
-        await outbox.deliver(store.profiles, person_id, runtime.publisher)
 
     return router
 
 
+class ProfilePage(BaseModel):
+    items: list[ProfileSnapshot]
+    next_after: str | None
+
+
+def build_http(runtime: Runtime) -> APIRouter:
+    """Read API for front ends and operators; every route needs the bearer token."""
+    store = ProfileStore(runtime.db)
+    api = APIRouter(
+        prefix="/profiles", tags=["profiles"], dependencies=[Depends(require_token(runtime.settings))]
+    )
+
+    @api.get("/{person_id}")
+    async def get_profile(person_id: str) -> ProfileSnapshot:
+        snapshot = await store.get(person_id)
+        if snapshot is None:
+            raise HTTPException(404, f"no profile for {person_id}")
+        return snapshot
+
+    @api.get("")
+    async def search_profiles(
+        skill: str | None = None,
+        team: str | None = None,
+        available_mentors: Annotated[bool, Query(description="Only active mentors with capacity.")] = False,
+        after: Annotated[str | None, Query(description="Continue after this person id.")] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> ProfilePage:
+        items = await store.search(
+            skill=skill, team=team, available_mentors=available_mentors, after=after, limit=limit
+        )
+        return ProfilePage(items=items, next_after=items[-1].person_id if len(items) == limit else None)
+
+    return api
+
+
 definition = ServiceDefinition(
-    name=SERVICE,
+    name=domain.SERVICE,
     settings_cls=ProfileSettings,
     build_router=build_router,
     ensure_indexes=ensure_indexes,
-    consumes=(HR_EMPLOYEES,),
+    consumes=(HR_EMPLOYEES, PROFILE_COMMANDS),
     publishes=(PROFILE_EVENTS,),
     outbox_collections=("profiles",),
+    build_http=build_http,
     description="People, skills, goals, availability and preferences.",
 )

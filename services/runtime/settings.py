@@ -63,6 +63,9 @@ class ServiceSettings(BaseSettings):
     retry: RetrySettings = RetrySettings()
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    api_token: SecretStr | None = Field(
+        default=None, description="Bearer token for HTTP APIs that return personal data; unset disables them."
+    )
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

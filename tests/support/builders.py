@@ -35,3 +35,22 @@ def onboarding_json(employee_id: str | None = None, **payload: Any) -> dict[str,
 
 def onboarding(employee_id: str | None = None, **payload: Any) -> EmployeeOnboarded:
     return EmployeeOnboarded.model_validate(onboarding_json(employee_id, **payload))
+
+
+def hr_event(kind: str, employee_id: str, at: datetime, event_id: str | None = None, **payload: Any) -> Any:
+    """Any inbound HR event, decoded through the real topic contract."""
+    from contracts.catalogue import HR_EMPLOYEES, decode_object
+
+    body: dict[str, Any] = {"employee_id": employee_id, **payload}
+    if kind == "employee.onboarded":
+        body = {**onboarding_json(employee_id)["payload"], **payload}
+    return decode_object(
+        HR_EMPLOYEES.name,
+        {
+            "event_id": event_id or str(uuid.uuid4()),
+            "type": kind,
+            "source": "hr",
+            "occurred_at": at.isoformat(),
+            "payload": body,
+        },
+    )

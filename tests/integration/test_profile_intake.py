@@ -1,4 +1,4 @@
-"""The first vertical slice on the real stack: an onboarding event becomes a stored profile
+"""Profile intake on the real stack: an onboarding event becomes a stored profile
 and a profile.created event; bad input lands in the dead-letter topic while good input keeps
 flowing; a redelivered event changes nothing twice."""
 
