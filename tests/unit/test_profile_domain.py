@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contracts.envelope import Envelope
 from contracts.profile import (
     ProfileCreated,
     ProfileDeactivated,
@@ -27,11 +29,11 @@ def _at(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def _feed(events: list[object], record: PersonRecord | None = None) -> tuple[PersonRecord, list[object]]:
+def _feed(events: list[Any], record: PersonRecord | None = None) -> tuple[PersonRecord, list[Envelope]]:
     record = record or PersonRecord(person_id="E1")
-    published = []
+    published: list[Envelope] = []
     for event in events:
-        decision = domain.on_hr_event(record, event)  # type: ignore[arg-type]
+        decision = domain.on_hr_event(record, event)
         record = decision.record
         if decision.published is not None:
             published.append(decision.published)
@@ -226,5 +228,5 @@ def test_shuffled_and_duplicated_deliveries_end_in_the_same_profile_as_in_order_
     assert shuffled.snapshot.model_dump(exclude={"revision"}) == in_order.snapshot.model_dump(
         exclude={"revision"}
     )
-    revisions = [m.payload.revision for m in published]  # type: ignore[attr-defined]
+    revisions = [m.payload.revision for m in published]  # type: ignore[attr-defined]  # all snapshots
     assert revisions == list(range(1, len(revisions) + 1))  # every publication is a new revision
