@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from faststream.kafka import KafkaBroker
 
 from contracts.catalogue import topic_of
@@ -32,3 +34,20 @@ class MessagePublisher:
         await self._broker.publish(
             value, topic=self._settings.topic(logical_topic), key=key.encode(), headers=headers
         )
+
+    async def publish_many(self, messages: list[Envelope]) -> None:
+        """Send a batch without waiting for each acknowledgement in turn, then wait for all.
+
+        The idempotent producer keeps per-partition order with several requests in flight.
+        """
+        pending = [
+            await self._broker.publish(
+                m.to_json_bytes(),
+                topic=self._settings.topic(topic_of(type(m)).name),
+                key=m.subject.encode(),
+                headers=m.headers(),
+                no_confirm=True,
+            )
+            for m in messages
+        ]
+        await asyncio.gather(*pending)
