@@ -43,8 +43,8 @@ test-integration: setup ## one service or the runtime kit on the real servers
 test-e2e: setup ## several services together on the real servers
 	$(PYTEST) -m e2e
 
-bench: setup ## benchmarks, each beside a baseline measured in the same run
-	@echo "No benchmarks yet: they arrive with the services."
+bench: setup ## benchmarks on the real stack, each beside a baseline measured in the same run
+	$(RUN) python -m tests.benchmarks.profile_intake
 
 contracts: setup ## regenerate JSON Schemas and the AsyncAPI document under contracts/
 	$(RUN) python -m contracts.export

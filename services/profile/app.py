@@ -25,6 +25,7 @@ from services.runtime.broker import subscribe
 from services.runtime.errors import UnprocessableMessage
 from services.runtime.http_auth import require_token
 from services.runtime.logging import get_logger
+from services.runtime.mongo import Document
 from services.runtime.publishing import MessagePublisher
 from services.runtime.service import Runtime, ServiceDefinition
 from services.runtime.settings import ServiceSettings
@@ -51,19 +52,21 @@ class ProfileIntake:
         decide: Callable[[domain.PersonRecord], domain.Decision],
     ) -> None:
         loaded = await self.store.load(person_id)
-        if cause.event_id not in loaded.processed:
-            try:
-                decision = decide(loaded.record)
-            except domain.Rejected as error:
-                raise UnprocessableMessage(str(error)) from error
-            if decision.record != loaded.record:
-                await self._persist(loaded.record, loaded.version, decision, cause.event_id)
-        # Also after a redelivery: sends whatever a crash left in the outbox.
-        await outbox.deliver(self.store.profiles, person_id, self.publisher)
+        if cause.event_id in loaded.processed:
+            # A redelivery: send whatever a crash may have left in the outbox.
+            await outbox.deliver(self.store.profiles, person_id, self.publisher)
+            return
+        try:
+            decision = decide(loaded.record)
+        except domain.Rejected as error:
+            raise UnprocessableMessage(str(error)) from error
+        if decision.record != loaded.record:
+            entries = await self._persist(loaded.record, loaded.version, decision, cause.event_id)
+            await outbox.deliver(self.store.profiles, person_id, self.publisher, entries)
 
     async def _persist(
         self, before: domain.PersonRecord, version: int | None, decision: domain.Decision, cause_id: str
-    ) -> None:
+    ) -> list[Document]:
         old, new = before.snapshot, decision.record.snapshot
         live_before = old is not None and old.status is not ProfileStatus.DEACTIVATED
         live_after = new is not None and new.status is not ProfileStatus.DEACTIVATED
@@ -79,7 +82,7 @@ class ProfileIntake:
                     "the work email already belongs to another active person; not merged"
                 ) from error
         published = [decision.published] if decision.published else []
-        await self.store.save(decision.record, version, cause_id, published)
+        entries = await self.store.save(decision.record, version, cause_id, published)
         if (
             old is not None
             and live_before
@@ -88,6 +91,7 @@ class ProfileIntake:
             await self.store.release_email(str(old.email), old.person_id)
         if decision.published is not None:
             log.info("profile changed", published=decision.published.type, person_id=before.person_id)
+        return entries
 
 
 def build_router(runtime: Runtime) -> KafkaRouter:

@@ -22,7 +22,7 @@ from contracts.profile import ProfileSnapshot, ProfileStatus
 from services.profile.domain import OwnSettings, PersonRecord
 from services.runtime.idempotency import PROCESSED_FIELD, PROCESSED_KEEP
 from services.runtime.mongo import Document
-from services.runtime.outbox import OUTBOX_FIELD, outbox_entries, with_outbox
+from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 
 PROFILES = "profiles"
 EMAIL_CLAIMS = "email_claims"
@@ -94,8 +94,11 @@ class ProfileStore:
 
     async def save(
         self, record: PersonRecord, expected_version: int | None, cause_id: str, messages: list[Envelope]
-    ) -> None:
-        """Write the record with its outgoing messages, if nobody wrote since it was loaded."""
+    ) -> list[Document]:
+        """Write the record with its outgoing messages, if nobody wrote since it was loaded.
+
+        Returns the outbox entries written, for delivery."""
+        entries = outbox_entries(messages)
         fields = _fields_of(record)
         if expected_version is None:
             doc = {
@@ -103,22 +106,25 @@ class ProfileStore:
                 **fields,
                 "version": 1,
                 PROCESSED_FIELD: [cause_id],
-                OUTBOX_FIELD: outbox_entries(messages),
+                OUTBOX_FIELD: entries,
             }
             try:
                 await self.profiles.insert_one(doc)
             except DuplicateKeyError as error:
                 raise ConcurrentChange(record.person_id) from error
-            return
+            return entries
         update = {
             "$set": {**fields, "version": expected_version + 1},
             "$push": {PROCESSED_FIELD: {"$each": [cause_id], "$slice": -PROCESSED_KEEP}},
         }
+        if entries:
+            update["$push"][OUTBOX_FIELD] = {"$each": entries}
         result = await self.profiles.update_one(
-            {"_id": record.person_id, "version": expected_version}, with_outbox(update, messages)
+            {"_id": record.person_id, "version": expected_version}, update
         )
         if result.matched_count == 0:
             raise ConcurrentChange(record.person_id)
+        return entries
 
     async def claim_email(self, email: str, person_id: str) -> None:
         """Reserve a work email for a person; idempotent for the same person."""

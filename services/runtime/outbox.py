@@ -47,11 +47,19 @@ def with_outbox(update: dict[str, Any], messages: list[Envelope]) -> dict[str, A
 
 
 async def deliver(
-    collection: AsyncCollection[dict[str, Any]], doc_id: Any, publisher: MessagePublisher
+    collection: AsyncCollection[dict[str, Any]],
+    doc_id: Any,
+    publisher: MessagePublisher,
+    entries: list[dict[str, Any]] | None = None,
 ) -> int:
-    """Publish whatever the document still has in its outbox, then remove it; returns the count."""
-    doc = await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
-    entries: list[dict[str, Any]] = (doc or {}).get(OUTBOX_FIELD) or []
+    """Publish outbox entries of a document, then remove them; returns the count.
+
+    Pass ``entries`` when the caller has just written them (it saves a read); without them,
+    whatever the document still holds is sent, which is what recovery after a crash needs.
+    """
+    if entries is None:
+        doc = await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
+        entries = (doc or {}).get(OUTBOX_FIELD) or []
     for entry in entries:
         await publisher.publish_raw(entry["topic"], entry["key"], entry["value"].encode(), entry["headers"])
     if entries:
