@@ -6,7 +6,7 @@ RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
 .PHONY: help setup run demo-once test lint format test-unit test-integration test-e2e bench \
-        stack-up stack-down stack-status contracts
+        stack-up stack-down stack-status contracts profile-import
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ test-e2e: setup ## several services together on the real servers
 
 bench: setup ## benchmarks on the real stack, each beside a baseline measured in the same run
 	$(RUN) python -m tests.benchmarks.profile_intake
+
+profile-import: setup ## import an HR CSV export: make profile-import CSV=people.csv [DRY_RUN=1]
+	@test -n "$(CSV)" || { echo "usage: make profile-import CSV=people.csv [DRY_RUN=1]"; exit 2; }
+	$(RUN) python -m services.profile.importer "$(CSV)" $(if $(DRY_RUN),--dry-run,)
 
 contracts: setup ## regenerate JSON Schemas and the AsyncAPI document under contracts/
 	$(RUN) python -m contracts.export

@@ -34,6 +34,8 @@ from deploy.local import stack
 from deploy.services import SERVICES
 
 NAMESPACE = uuid.UUID("0b6f5f1e-4a53-4d8f-9c1e-5d7e2f1a9c33")
+# The read APIs refuse personal data without a token; the demo runs with a known one.
+DEMO_TOKEN = "demo-token"
 
 TEAMS = ("payments", "platform", "mobile", "data", "security", "growth", "design", "support")
 TIME_ZONES = (
@@ -105,7 +107,13 @@ def _wait_http(url: str, timeout: float) -> None:
 def start_services(log_dir: str) -> list[subprocess.Popen[bytes]]:
     processes = []
     for name, port in SERVICES.items():
-        env = {**os.environ, f"{name.upper()}_HTTP_PORT": str(port), f"{name.upper()}_LOG_FORMAT": "json"}
+        prefix = name.upper()
+        env = {
+            **os.environ,
+            f"{prefix}_HTTP_PORT": str(port),
+            f"{prefix}_LOG_FORMAT": "json",
+            f"{prefix}_API_TOKEN": os.environ.get(f"{prefix}_API_TOKEN", DEMO_TOKEN),
+        }
         log = open(os.path.join(log_dir, f"{name}.log"), "ab")  # noqa: SIM115 - closed with the process
         processes.append(
             subprocess.Popen(
@@ -191,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         seen = asyncio.run(watch(bootstrap, len(events), args.once))
         print(f"Summary: {dict(seen)}")
         print(f"Mailpit inbox: http://{settings.host}:{settings.mailpit_http_port}")
+        print(
+            f"Profiles: curl -H 'Authorization: Bearer {DEMO_TOKEN}' "
+            f"'http://127.0.0.1:{SERVICES['profile']}/profiles?skill=python&limit=5'"
+        )
         ok = seen["profile.created"] >= len(events)
         return 0 if ok else 1
     except KeyboardInterrupt:
