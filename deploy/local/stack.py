@@ -26,7 +26,9 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +72,23 @@ class StackSettings(BaseSettings):
         return self.home / "data"
 
 
+_echo: ContextVar[Callable[[str], None]] = ContextVar("stack_echo", default=print)
+
+
+@contextmanager
+def reporting_to(echo: Callable[[str], None]) -> Iterator[None]:
+    """Send the CLI's progress lines to ``echo`` (the test session's terminal, say) instead of stdout."""
+    token = _echo.set(echo)
+    try:
+        yield
+    finally:
+        _echo.reset(token)
+
+
+def say(line: str) -> None:
+    _echo.get()(line)
+
+
 class StackError(RuntimeError):
     """A problem the person running the stack can act on; printed without a traceback."""
 
@@ -102,7 +121,7 @@ def _require(tool: str, what: str) -> str:
 _APT_NAMES = {"java": "openjdk-17-jre-headless", "mvn": "maven", "go": "golang"}
 
 
-def _fingerprint(*paths: Path) -> str:
+def _fingersay(*paths: Path) -> str:
     digest = hashlib.sha256()
     for path in paths:
         digest.update(path.read_bytes())
@@ -119,7 +138,7 @@ def _cached(marker: Path, fingerprint: str, build: Callable[[], None]) -> None:
 
 
 def _run_step(description: str, command: list[str], log: Path, **kwargs: object) -> None:
-    print(f"  {description} (log: {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log})")
+    say(f"  {description} (log: {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log})")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, check=False, **kwargs)  # type: ignore[call-overload]
@@ -155,7 +174,7 @@ def _provision_kafka(s: StackSettings) -> None:
             s.logs / "provision-kafka.log",
         )
 
-    _cached(s.build / "kafka.fingerprint", _fingerprint(pom), build)
+    _cached(s.build / "kafka.fingerprint", _fingersay(pom), build)
 
 
 def _kafka_properties(s: StackSettings) -> Path:
@@ -274,7 +293,7 @@ def _provision_ferretdb(s: StackSettings) -> None:
 
     _cached(
         s.build / "ferretdb.fingerprint",
-        _fingerprint(source / "main.go", source / "go.mod", source / "go.sum"),
+        _fingersay(source / "main.go", source / "go.mod", source / "go.sum"),
         build,
     )
 
@@ -392,7 +411,7 @@ def _port_in_use(host: str, port: int) -> bool:
 
 def _start(s: StackSettings, server: Server) -> None:
     if running_pid(s, server) is not None:
-        print(f"  {server.name}: already running")
+        say(f"  {server.name}: already running")
         return
     busy = [p for p in server.ports(s) if _port_in_use(s.host, p)]
     if busy:
@@ -412,7 +431,7 @@ def _start(s: StackSettings, server: Server) -> None:
             start_new_session=True,  # survives the CLI and is not hit by its Ctrl-C
         )
     _pid_file(s, server).write_text(f"{process.pid}\n")
-    print(f"  {server.name}: started (pid {process.pid})")
+    say(f"  {server.name}: started (pid {process.pid})")
 
 
 def _wait_ready(s: StackSettings, server: Server) -> float:
@@ -432,7 +451,7 @@ def _wait_ready(s: StackSettings, server: Server) -> float:
 def _stop(s: StackSettings, server: Server, timeout: float = 20.0) -> None:
     pid = running_pid(s, server)
     if pid is None:
-        print(f"  {server.name}: not running")
+        say(f"  {server.name}: not running")
         _pid_file(s, server).unlink(missing_ok=True)
         return
     os.killpg(pid, signal.SIGTERM)
@@ -442,7 +461,7 @@ def _stop(s: StackSettings, server: Server, timeout: float = 20.0) -> None:
     if Path(f"/proc/{pid}").exists() and not _is_zombie(pid):
         os.killpg(pid, signal.SIGKILL)
     _pid_file(s, server).unlink(missing_ok=True)
-    print(f"  {server.name}: stopped")
+    say(f"  {server.name}: stopped")
 
 
 def _is_zombie(pid: int) -> bool:
@@ -493,15 +512,15 @@ def up(s: StackSettings) -> None:
         _compose("up", "-d", "--wait", "kafka", "mongo", "mailpit")
         return
     began = time.monotonic()
-    print("Provisioning (cached after the first run)...")
+    say("Provisioning (cached after the first run)...")
     provision(s)
-    print("Starting servers...")
+    say("Starting servers...")
     for server in SERVERS:
         _start(s, server)
     for server in SERVERS:
         took = _wait_ready(s, server)
-        print(f"  {server.name}: ready after {took:.1f}s - {server.describe(s)}")
-    print(f"Local stack ready in {time.monotonic() - began:.1f}s. Logs and data: {s.home}")
+        say(f"  {server.name}: ready after {took:.1f}s - {server.describe(s)}")
+    say(f"Local stack ready in {time.monotonic() - began:.1f}s. Logs and data: {s.home}")
 
 
 def down(s: StackSettings) -> None:

@@ -26,7 +26,6 @@ from typing import Any
 
 import structlog
 from faststream import BaseMiddleware
-from faststream._internal.context.repository import ContextRepo
 from faststream.message import StreamMessage
 
 from contracts.topics import dead_letter_topic
@@ -57,9 +56,6 @@ class DeadLetterMiddleware(BaseMiddleware):
     """Retries, logging context and dead-lettering around every handler call."""
 
     retry: RetrySettings = RetrySettings()
-
-    def __init__(self, msg: Any, /, *, context: ContextRepo) -> None:
-        super().__init__(msg, context=context)
 
     @classmethod
     def with_policy(cls, retry: RetrySettings) -> type[DeadLetterMiddleware]:

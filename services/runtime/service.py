@@ -61,17 +61,28 @@ class ServiceDefinition:
     description: str = ""
 
 
-async def _start_broker(broker: KafkaBroker, timeout: float) -> None:
-    """Start the broker, waiting for Kafka to come up (containers start in any order)."""
+class KafkaUnreachable(RuntimeError):
+    """Kafka did not answer within the start-up timeout."""
+
+
+async def _start_consuming(
+    broker: KafkaBroker, settings: ServiceSettings, topics: tuple[TopicSpec, ...], timeout: float
+) -> None:
+    """Create missing topics and start the broker, waiting for Kafka to come up (containers
+    and processes start in any order)."""
     deadline = time.monotonic() + timeout
     delay = 0.5
     while True:
         try:
+            await ensure_topics(settings, topics)
             await broker.start()
             return
         except Exception as error:
             if time.monotonic() + delay > deadline:
-                raise RuntimeError(f"Kafka not reachable after {timeout:.0f}s: {error}") from error
+                raise KafkaUnreachable(
+                    f"Kafka at {settings.kafka.bootstrap_servers} did not answer within {timeout:.0f}s: "
+                    f"{type(error).__name__}: {error}"
+                ) from error
             log.warning("kafka not reachable yet, retrying", error=type(error).__name__, retry_in=delay)
             await broker.stop()
             await asyncio.sleep(delay)
@@ -96,8 +107,8 @@ async def running(
     broker.include_router(definition.build_router(runtime))
     try:
         await definition.ensure_indexes(db)
-        await ensure_topics(settings, (*definition.consumes, *definition.publishes))
-        await _start_broker(broker, startup_timeout)
+        topics = (*definition.consumes, *definition.publishes)
+        await _start_consuming(broker, settings, topics, startup_timeout)
         for name in definition.outbox_collections:
             await outbox.sweep(db[name], runtime.publisher)
         log.info("service started", consumer_group=settings.consumer_group)

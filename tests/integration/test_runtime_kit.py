@@ -6,13 +6,14 @@ import json
 from collections import Counter
 
 import httpx
+import pytest
 from faststream.kafka import KafkaRouter
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.catalogue import HR_EMPLOYEES
 from contracts.inbound import HrEmployeeEvent
 from services.runtime.broker import subscribe
-from services.runtime.service import Runtime, ServiceDefinition, create_app, running
+from services.runtime.service import KafkaUnreachable, Runtime, ServiceDefinition, create_app, running
 from services.runtime.settings import ServiceSettings
 from tests.support.builders import onboarding_json
 from tests.support.infrastructure import Infrastructure
@@ -134,3 +135,13 @@ async def test_readiness_fails_when_the_database_is_unreachable(
 
 async def _stored(runtime: Runtime, event_id: str) -> bool:
     return await runtime.db["seen"].find_one({"_id": event_id}) is not None
+
+
+async def test_a_service_started_without_kafka_gives_up_after_its_timeout_naming_the_address(
+    infrastructure: Infrastructure, namespace: str
+) -> None:
+    settings = settings_for(FlakySettings, infrastructure, namespace)
+    settings.kafka.bootstrap_servers = "127.0.0.1:1"  # nothing listens on port 1
+    with pytest.raises(KafkaUnreachable, match=r"127\.0\.0\.1:1 did not answer within 2s"):
+        async with running(flaky_service({}, Counter()), settings, startup_timeout=2):
+            pass

@@ -13,10 +13,9 @@ When none of these works the tests fail with the reason; they never skip.
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, redirect_stdout
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from deploy.local import stack
@@ -129,27 +128,12 @@ def provide(log: Callable[[str], None] = print) -> Iterator[Infrastructure]:
         return
     log("no servers found: starting the local stack for this test session")
     try:
-        with redirect_stdout(_LineWriter(log)):
+        with stack.reporting_to(log):
             stack.up(settings)
     except stack.StackError as error:
         raise InfrastructureUnavailable(f"could not start the local stack: {error}") from error
     try:
         yield _local(settings, "local stack (started by the tests)")
     finally:
-        with redirect_stdout(_LineWriter(log)):
+        with stack.reporting_to(log):
             stack.down(settings)
-
-
-class _LineWriter(io.TextIOBase):
-    """A text stream that hands each complete line to a callback."""
-
-    def __init__(self, emit: Callable[[str], None]) -> None:
-        self._emit = emit
-        self._pending = ""
-
-    def write(self, text: str) -> int:
-        self._pending += text
-        *lines, self._pending = self._pending.split("\n")
-        for line in lines:
-            self._emit(line)
-        return len(text)
