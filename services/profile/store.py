@@ -51,7 +51,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db[EMAIL_CLAIMS].create_index([("person_id", 1)])
 
 
-def _record_from(doc: Document) -> PersonRecord:
+def record_from(doc: Document) -> PersonRecord:
     external = doc.get("external")
     own = doc.get("own") or {}
     snapshot = doc.get("snapshot")
@@ -71,9 +71,11 @@ def _record_from(doc: Document) -> PersonRecord:
     )
 
 
-def _fields_of(record: PersonRecord) -> Document:
+def fields_of(record: PersonRecord) -> Document:
     return {
-        "hr_facts": [fact.model_dump(mode="json") for fact in record.hr_facts],
+        # exclude_unset keeps which fields an update named: an absent field means "unchanged",
+        # and a reloaded fact must not turn into one that clears every field it left out.
+        "hr_facts": [fact.model_dump(mode="json", exclude_unset=True) for fact in record.hr_facts],
         "external": record.external.model_dump(mode="json") if record.external else None,
         "own": {"values": record.own.values, "time_zone_at": record.own.time_zone_at},
         "snapshot": record.snapshot.model_dump(mode="json") if record.snapshot else None,
@@ -90,7 +92,7 @@ class ProfileStore:
         doc = await self.profiles.find_one({"_id": person_id}, {OUTBOX_FIELD: 0})
         if doc is None:
             return Loaded(PersonRecord(person_id=person_id), None, frozenset())
-        return Loaded(_record_from(doc), doc["version"], frozenset(doc.get(PROCESSED_FIELD, ())))
+        return Loaded(record_from(doc), doc["version"], frozenset(doc.get(PROCESSED_FIELD, ())))
 
     async def save(
         self, record: PersonRecord, expected_version: int | None, cause_id: str, messages: list[Envelope]
@@ -99,7 +101,7 @@ class ProfileStore:
 
         Returns the outbox entries written, for delivery."""
         entries = outbox_entries(messages)
-        fields = _fields_of(record)
+        fields = fields_of(record)
         if expected_version is None:
             doc = {
                 "_id": record.person_id,

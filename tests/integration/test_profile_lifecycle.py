@@ -19,6 +19,7 @@ from tests.support.builders import onboarding_json
 from tests.support.infrastructure import Infrastructure
 from tests.support.kafka import Record, produce, wait_for_records
 from tests.support.services import settings_for
+from tests.support.waiting import eventually
 
 TOKEN = "test-token"
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -231,3 +232,51 @@ async def test_personal_data_is_refused_without_a_valid_token(profile: Harness) 
     assert wrong.status_code == 401
     assert "E7" not in wrong.text
     assert health.status_code == 200
+
+
+async def test_shuffled_and_repeated_hr_events_end_in_the_same_profile_as_in_order_delivery(
+    profile: Harness,
+) -> None:
+    def history(person: str) -> list[tuple[str, int, dict[str, Any]]]:
+        return [
+            ("employee.onboarded", 0, {"team": "payments", "time_zone": "Europe/Berlin"}),
+            ("employee.updated", 1, {"team": "platform", "level": "mid"}),
+            ("employee.leave_started", 2, {"starts_on": "2027-01-04"}),
+            ("employee.updated", 3, {"time_zone": "Asia/Tokyo", "title": "Staff Engineer"}),
+            ("employee.leave_ended", 4, {"returned_on": "2027-02-01"}),
+            ("employee.updated", 5, {"manager_id": "M-9"}),
+        ]
+
+    async def deliver(person: str, order: list[int]) -> None:
+        steps = history(person)
+        for index in order:
+            kind, minute, payload = steps[index]
+            if kind == "employee.onboarded":
+                # Same event id on every delivery, as a real redelivery would carry.
+                body = onboarding_json(person, **payload)
+                body["event_id"] = f"onboarded-{person}"
+                body["occurred_at"] = (T0 + timedelta(minutes=minute)).isoformat()
+                await profile._send(HR_EMPLOYEES.name, person, body)
+            else:
+                await profile.hr(kind, person, minute, **payload)
+
+    await deliver("IN-ORDER", [0, 1, 2, 3, 4, 5])
+    await deliver("SHUFFLED", [3, 5, 1, 0, 4, 3, 2, 0, 5])
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def final(person: str) -> dict[str, Any]:
+        async def settled() -> bool:
+            response = await profile.http.get(f"/profiles/{person}", headers=auth)
+            return response.status_code == 200 and response.json()["manager_id"] == "M-9"
+
+        await eventually(settled, what=f"{person} reaching its final state")
+        snapshot: dict[str, Any] = (await profile.http.get(f"/profiles/{person}", headers=auth)).json()
+        return {k: v for k, v in snapshot.items() if k not in ("person_id", "email", "revision")}
+
+    in_order, shuffled = await final("IN-ORDER"), await final("SHUFFLED")
+    assert shuffled == in_order
+    assert (in_order["team"], in_order["time_zone"], in_order["status"]) == (
+        "platform",
+        "Asia/Tokyo",
+        "active",
+    )

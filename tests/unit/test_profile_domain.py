@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -230,3 +231,16 @@ def test_shuffled_and_duplicated_deliveries_end_in_the_same_profile_as_in_order_
     )
     revisions = [m.payload.revision for m in published]  # type: ignore[attr-defined]  # all snapshots
     assert revisions == list(range(1, len(revisions) + 1))  # every publication is a new revision
+
+
+@settings(max_examples=50, deadline=None)
+@given(history=hr_histories())
+def test_a_record_read_back_from_its_stored_form_projects_the_same_profile(history: list[Any]) -> None:
+    from services.profile.store import fields_of, record_from
+
+    record, _ = _feed(history)
+    stored = {"_id": record.person_id, **fields_of(record)}
+    # What the database hands back is plain JSON-like data.
+    reloaded = record_from(json.loads(json.dumps(stored, default=str)))
+    assert reloaded == record
+    assert domain.project(reloaded, 1) == domain.project(record, 1)
