@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 
@@ -20,14 +21,15 @@ class MessagePublisher:
 
     async def publish(self, message: Envelope) -> None:
         """Send one message and wait until every in-sync replica has it."""
-        await self.publish_raw(
-            topic_of(type(message)).name, message.subject, message.to_json_bytes(), message.headers()
-        )
+        await self._send(message, confirm=True)
 
-    async def publish_all(self, messages: list[Envelope]) -> None:
-        # One at a time and in order: per-subject ordering matters more than throughput here.
-        for message in messages:
-            await self.publish(message)
+    async def publish_many(self, messages: list[Envelope]) -> None:
+        """Send a batch without waiting for each acknowledgement in turn, then wait for all.
+
+        The idempotent producer keeps per-partition order with several requests in flight.
+        """
+        pending = [await self._send(m, confirm=False) for m in messages]
+        await asyncio.gather(*pending)
 
     async def publish_raw(self, logical_topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
         """Send an already serialised message (from an outbox) to a registry topic."""
@@ -35,19 +37,11 @@ class MessagePublisher:
             value, topic=self._settings.topic(logical_topic), key=key.encode(), headers=headers
         )
 
-    async def publish_many(self, messages: list[Envelope]) -> None:
-        """Send a batch without waiting for each acknowledgement in turn, then wait for all.
-
-        The idempotent producer keeps per-partition order with several requests in flight.
-        """
-        pending = [
-            await self._broker.publish(
-                m.to_json_bytes(),
-                topic=self._settings.topic(topic_of(type(m)).name),
-                key=m.subject.encode(),
-                headers=m.headers(),
-                no_confirm=True,
-            )
-            for m in messages
-        ]
-        await asyncio.gather(*pending)
+    async def _send(self, message: Envelope, *, confirm: bool) -> Any:
+        return await self._broker.publish(
+            message.to_json_bytes(),
+            topic=self._settings.topic(topic_of(type(message)).name),
+            key=message.subject.encode(),
+            headers=message.headers(),
+            no_confirm=not confirm,
+        )
