@@ -67,31 +67,29 @@ class ProfileIntake:
     async def _persist(
         self, before: domain.PersonRecord, version: int | None, decision: domain.Decision, cause_id: str
     ) -> list[Document]:
-        old, new = before.snapshot, decision.record.snapshot
-        live_before = old is not None and old.status is not ProfileStatus.DEACTIVATED
-        live_after = new is not None and new.status is not ProfileStatus.DEACTIVATED
-        if (
-            new is not None
-            and live_after
-            and not (live_before and old is not None and old.email == new.email)
-        ):
+        person_id = before.person_id
+        email_before, email_after = _live_email(before.snapshot), _live_email(decision.record.snapshot)
+        if email_after and email_after != email_before:
             try:
-                await self.store.claim_email(str(new.email), new.person_id)
+                await self.store.claim_email(email_after, person_id)
             except EmailTaken as error:
                 raise UnprocessableMessage(
                     "the work email already belongs to another active person; not merged"
                 ) from error
         published = [decision.published] if decision.published else []
         entries = await self.store.save(decision.record, version, cause_id, published)
-        if (
-            old is not None
-            and live_before
-            and (not live_after or (new is not None and old.email != new.email))
-        ):
-            await self.store.release_email(str(old.email), old.person_id)
+        if email_before and email_before != email_after:
+            await self.store.release_email(email_before, person_id)
         if decision.published is not None:
-            log.info("profile changed", published=decision.published.type, person_id=before.person_id)
+            log.info("profile changed", published=decision.published.type, person_id=person_id)
         return entries
+
+
+def _live_email(snapshot: ProfileSnapshot | None) -> str | None:
+    """The work email a profile holds while it is not deactivated (emails are case-insensitive)."""
+    if snapshot is None or snapshot.status is ProfileStatus.DEACTIVATED:
+        return None
+    return str(snapshot.email).lower()
 
 
 def build_router(runtime: Runtime) -> KafkaRouter:

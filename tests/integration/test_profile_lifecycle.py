@@ -130,6 +130,17 @@ async def test_a_work_email_already_used_by_another_active_person_is_refused_not
     assert missing.status_code == 404
 
 
+async def test_the_work_email_of_someone_who_left_can_be_given_to_a_new_hire(profile: Harness) -> None:
+    await profile.hr("employee.onboarded", "E20", 0, work_email="seat@example.com")
+    await profile.hr("employee.offboarded", "E20", 1)
+    await profile.events_for("E20", 2)
+    await profile.hr("employee.onboarded", "E21", 2, work_email="seat@example.com")
+    events = await profile.events_for("E21", 1)
+
+    assert events[0]["type"] == "profile.created"
+    assert events[0]["payload"]["email"] == "seat@example.com"
+
+
 async def test_people_set_their_own_skills_goals_availability_and_mentoring_preferences(
     profile: Harness,
 ) -> None:
