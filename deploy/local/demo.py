@@ -153,6 +153,7 @@ async def watch(bootstrap: str, expected: int, once: bool) -> Counter[str]:
     )
     await consumer.start()
     seen: Counter[str] = Counter()
+    shown: Counter[str] = Counter()
     last_print = 0.0
     try:
         deadline = time.monotonic() + 120
@@ -162,9 +163,10 @@ async def watch(bootstrap: str, expected: int, once: bool) -> Counter[str]:
                 for record in records:
                     kind = dict(record.headers).get("event_type", b"?").decode()
                     seen["dead letters" if record.topic.endswith(".dlq") else kind] += 1
-            if time.monotonic() - last_print > 1:
-                last_print = time.monotonic()
-                print("  " + ", ".join(f"{k}: {v}" for k, v in sorted(seen.items())) or "  waiting...")
+            # At most once a second, and only when something happened.
+            if seen != shown and time.monotonic() - last_print > 1:
+                last_print, shown = time.monotonic(), seen.copy()
+                print("  " + ", ".join(f"{k}: {v}" for k, v in sorted(seen.items())), flush=True)
     finally:
         await consumer.stop()
     return seen
@@ -206,9 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         ok = seen["profile.created"] >= len(events)
         return 0 if ok else 1
     except KeyboardInterrupt:
-        print("Stopping...")
+        print("Stopping...", flush=True)
         return 0
     finally:
+        # A second Ctrl-C must not leave servers behind half-way through the clean-up.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for process in processes:
             process.terminate()
         for process in processes:
