@@ -3,8 +3,12 @@
 - ``profiles``: one document per person: the HR facts, external registration and own
   settings the profile is folded from, the published snapshot, a write version for
   optimistic concurrency, processed event ids and the outbox.
-- ``email_claims``: one document per work email in use, so two active people can never share
-  one; a claim is a single-document insert, so it needs no transaction.
+  Messages about one person share a key, hence a partition, hence one consumer at a time;
+  the version filter only matters while a rebalance briefly overlaps two consumers. It is
+  a real guard on MongoDB, where conditional updates are atomic; FerretDB 1.x does not make
+  them atomic (see ``services.runtime.claims``), which the local stack accepts.
+- ``email_claims``: one claim per work email in use (``services.runtime.claims``), so two
+  active people can never share one, even when two replicas race.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from contracts.catalogue import HR_EMPLOYEES, PROFILE_COMMANDS, decode_object
 from contracts.envelope import Envelope
 from contracts.profile import ProfileSnapshot, ProfileStatus
 from services.profile.domain import OwnSettings, PersonRecord
+from services.runtime.claims import claim, release
 from services.runtime.idempotency import PROCESSED_FIELD, PROCESSED_KEEP
 from services.runtime.mongo import Document
 from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
@@ -48,7 +53,8 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await profiles.create_index([("snapshot.status", 1), ("snapshot.team", 1)])
     await profiles.create_index([("snapshot.skills.name", 1)])
     await profiles.create_index([("snapshot.mentor.opted_in", 1)])
-    await db[EMAIL_CLAIMS].create_index([("person_id", 1)])
+    # A person may briefly hold two emails while changing address, so owners are not unique here.
+    await db[EMAIL_CLAIMS].create_index([("owner", 1)])
 
 
 def record_from(doc: Document) -> PersonRecord:
@@ -130,16 +136,11 @@ class ProfileStore:
 
     async def claim_email(self, email: str, person_id: str) -> None:
         """Reserve a work email for a person; idempotent for the same person."""
-        key = email.lower()
-        try:
-            await self.email_claims.insert_one({"_id": key, "person_id": person_id})
-        except DuplicateKeyError:
-            holder = await self.email_claims.find_one({"_id": key})
-            if holder is not None and holder["person_id"] != person_id:
-                raise EmailTaken(key) from None
+        if not await claim(self.email_claims, email.lower(), person_id):
+            raise EmailTaken(email.lower())
 
     async def release_email(self, email: str, person_id: str) -> None:
-        await self.email_claims.delete_one({"_id": email.lower(), "person_id": person_id})
+        await release(self.email_claims, email.lower(), person_id)
 
     async def get(self, person_id: str) -> ProfileSnapshot | None:
         doc = await self.profiles.find_one({"_id": person_id}, {"snapshot": 1})
