@@ -156,3 +156,29 @@ def score(mentor: Candidate, mentee: Candidate, programme: Programme) -> Score:
             )
         )
     return Score(total=round(sum(c.contribution for c in components), 6), breakdown=tuple(components))
+
+
+@dataclass(frozen=True)
+class Ranked:
+    mentor: Candidate
+    score: Score
+
+
+def rank_mentors(
+    mentee: Candidate,
+    pool: list[Candidate],
+    programme: Programme,
+    *,
+    managers: Mapping[str, str | None],
+    declined: frozenset[tuple[str, str]],
+    limit: int | None = None,
+) -> list[Ranked]:
+    """Every mentor who may mentor ``mentee``, best first (ties broken by person id, so the
+    order is the same on every replica)."""
+    eligible = [
+        Ranked(mentor, score(mentor, mentee, programme))
+        for mentor in pool
+        if ineligibility(mentor, mentee, managers=managers, declined=declined) is None
+    ]
+    eligible.sort(key=lambda r: (-r.score.total, r.mentor.person_id))
+    return eligible[:limit] if limit is not None else eligible

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from contracts.profile import ProfileSnapshot
 from contracts.programmes import DEFAULT_PROGRAMMES, MatchingWeights
 from services.matching.candidates import Candidate, candidate_from, overlap_minutes
-from services.matching.scoring import Ineligible, ineligibility, management_chain, score
+from services.matching.scoring import Ineligible, ineligibility, management_chain, rank_mentors, score
 
 TODAY = date(2026, 11, 27)  # the reference week is Monday 30 November: Berlin is UTC+1
 SUMMER = date(2026, 6, 26)  # the reference week is Monday 29 June: Berlin is UTC+2
@@ -149,3 +149,21 @@ def test_any_weights_give_a_score_between_zero_and_one_whose_parts_add_up(
     assert 0 <= result.total <= 1 + 1e-6
     assert abs(sum(c.weight for c in result.breakdown) - 1) < 1e-4
     assert abs(result.total - sum(c.contribution for c in result.breakdown)) < 1e-4
+
+
+def test_mentors_are_ranked_best_first_and_the_ineligible_are_left_out() -> None:
+    mentee = person("E", goals=["kafka", "sql"], manager_id="BOSS")
+    pool = [
+        mentor("BOSS", skills=[{"name": "kafka", "level": "expert"}, {"name": "sql", "level": "expert"}]),
+        mentor("GOOD", skills=[{"name": "kafka", "level": "expert"}, {"name": "sql", "level": "proficient"}]),
+        mentor("OK", skills=[{"name": "kafka", "level": "working"}]),
+        mentor("TIED", skills=[{"name": "kafka", "level": "working"}]),
+        person("NOT-A-MENTOR"),
+    ]
+    ranked = rank_mentors(
+        mentee, pool, ONBOARDING, managers={"E": "BOSS"}, declined=frozenset({("GOOD", "X")})
+    )
+
+    assert [r.mentor.person_id for r in ranked] == ["GOOD", "OK", "TIED"]
+    assert ranked[0].score.total > ranked[1].score.total
+    assert ranked[1].score.total == ranked[2].score.total
