@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from deploy.local import stack
 from deploy.services import SERVICES
@@ -94,6 +94,33 @@ def demo_organisation(people: int, seed: int = 7) -> list[dict[str, object]]:
     return events
 
 
+def mentor_commands(onboarding: list[dict[str, object]], seed: int = 7) -> list[dict[str, object]]:
+    """Every fourth person volunteers as a mentor (capacity 1 to 3) with a few goals of their own."""
+    rng = random.Random(seed + 1)
+    commands: list[dict[str, object]] = []
+    for event in onboarding[::4]:
+        payload = event["payload"]
+        assert isinstance(payload, dict)
+        person_id = str(payload["employee_id"])
+        commands.append(
+            {
+                "event_id": str(uuid.uuid5(NAMESPACE, f"mentor:{person_id}")),
+                "type": "profile.update",
+                "source": "demo-web",
+                "occurred_at": datetime(2026, 11, 2, tzinfo=UTC).isoformat(),
+                "payload": {
+                    "person_id": person_id,
+                    "mentor": {"opted_in": True, "capacity": rng.randint(1, 3)},
+                    "languages": ["en"],
+                    "availability": [
+                        {"weekday": day, "start": "09:00", "end": "12:00"} for day in ("tuesday", "thursday")
+                    ],
+                },
+            }
+        )
+    return commands
+
+
 def _wait_http(url: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -126,16 +153,14 @@ def start_services(log_dir: str) -> list[subprocess.Popen[bytes]]:
     return processes
 
 
-async def feed(bootstrap: str, events: list[dict[str, object]]) -> None:
+async def feed(bootstrap: str, topic: str, key_field: str, events: list[dict[str, object]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for event in events:
             payload = event["payload"]
             assert isinstance(payload, dict)
-            await producer.send(
-                "hr.employees.v1", json.dumps(event).encode(), key=str(payload["employee_id"]).encode()
-            )
+            await producer.send(topic, json.dumps(event).encode(), key=str(payload[key_field]).encode())
         await producer.flush()
     finally:
         await producer.stop()
@@ -145,7 +170,9 @@ async def watch(bootstrap: str, expected: int, once: bool) -> Counter[str]:
     """Print platform events as they arrive; with ``once``, stop when the demo went through."""
     consumer = AIOKafkaConsumer(
         "profile.events.v1",
+        "matching.events.v1",
         "hr.employees.v1.dlq",
+        "profile.commands.v1.dlq",
         bootstrap_servers=bootstrap,
         group_id=f"demo-watch-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
@@ -154,15 +181,16 @@ async def watch(bootstrap: str, expected: int, once: bool) -> Counter[str]:
     await consumer.start()
     seen: Counter[str] = Counter()
     shown: Counter[str] = Counter()
-    last_print = 0.0
+    last_print = last_event = time.monotonic()
     try:
-        deadline = time.monotonic() + 120
-        while not once or (seen["profile.created"] < expected and time.monotonic() < deadline):
+        deadline = time.monotonic() + 300
+        while not once or not _settled(seen, expected, last_event, deadline):
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for record in records:
                     kind = dict(record.headers).get("event_type", b"?").decode()
                     seen["dead letters" if record.topic.endswith(".dlq") else kind] += 1
+                    last_event = time.monotonic()
             # At most once a second, and only when something happened.
             if seen != shown and time.monotonic() - last_print > 1:
                 last_print, shown = time.monotonic(), seen.copy()
@@ -170,6 +198,27 @@ async def watch(bootstrap: str, expected: int, once: bool) -> Counter[str]:
     finally:
         await consumer.stop()
     return seen
+
+
+async def _wait_for(bootstrap: str, topic: str, count: int, timeout: float = 300) -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await consumer._client.force_metadata_update()
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            if partitions and sum((await consumer.end_offsets(partitions)).values()) >= count:
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await consumer.stop()
+
+
+def _settled(seen: Counter[str], expected: int, last_event: float, deadline: float) -> bool:
+    """Every profile exists and nothing has happened for a few seconds (or time is up)."""
+    quiet = time.monotonic() - last_event > 5
+    return (seen["profile.created"] >= expected and quiet) or time.monotonic() > deadline
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,8 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         events = demo_organisation(args.people)
+        mentors = mentor_commands(events)
         print(f"Feeding {len(events)} onboarding events into hr.employees.v1 ...")
-        asyncio.run(feed(bootstrap, events))
+        asyncio.run(feed(bootstrap, "hr.employees.v1", "employee_id", events))
+        # People can only change a profile that exists: wait for the profiles first.
+        asyncio.run(_wait_for(bootstrap, "profile.events.v1", len(events)))
+        print(f"{len(mentors)} of them volunteer as mentors through profile.commands.v1 ...")
+        asyncio.run(feed(bootstrap, "profile.commands.v1", "person_id", mentors))
         seen = asyncio.run(watch(bootstrap, len(events), args.once))
         print(f"Summary: {dict(seen)}")
         print(f"Mailpit inbox: http://{settings.host}:{settings.mailpit_http_port}")

@@ -1,0 +1,241 @@
+"""Entrypoints of the matching service.
+
+So far: the candidate pool from profile events, real-time proposals for new hires in the
+onboarding programme (the best eligible mentor with a free seat), the waitlist when there
+is none, and filling the waitlist when a mentor with capacity appears.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from faststream.kafka import KafkaRouter
+
+from contracts.catalogue import MATCHING_EVENTS, PROFILE_EVENTS
+from contracts.common import MentorshipKind
+from contracts.envelope import Envelope, deterministic_id
+from contracts.matching import MatchProposed, MatchProposedData, RequestWaitlisted, RequestWaitlistedData
+from contracts.profile import (
+    ProfileCreated,
+    ProfileDeactivated,
+    ProfileSnapshot,
+    ProfileStatus,
+    ProfileUpdated,
+)
+from contracts.programmes import Programme, load_programmes
+from services.matching.candidates import Candidate, candidate_from
+from services.matching.scoring import rank_mentors
+from services.matching.store import MatchingStore, ensure_indexes
+from services.runtime import outbox
+from services.runtime.broker import subscribe
+from services.runtime.logging import get_logger
+from services.runtime.publishing import MessagePublisher
+from services.runtime.service import Runtime, ServiceDefinition
+from services.runtime.settings import ServiceSettings
+
+SERVICE = "matching"
+REALTIME_PROGRAMME = "onboarding"
+log = get_logger(__name__)
+
+
+class MatchingSettings(ServiceSettings):
+    service_name: str = SERVICE
+    http_port: int = 8102
+    programmes_file: Path | None = None
+
+
+def wants_a_mentor_now(snapshot: ProfileSnapshot) -> bool:
+    """New hires in the onboarding programme are matched the moment their profile appears."""
+    return (
+        snapshot.status is ProfileStatus.ACTIVE
+        and snapshot.mentee.opted_in
+        and not snapshot.external
+        and REALTIME_PROGRAMME in snapshot.programmes
+    )
+
+
+def offers_capacity(snapshot: ProfileSnapshot) -> bool:
+    return (
+        snapshot.status is ProfileStatus.ACTIVE and snapshot.mentor.opted_in and snapshot.mentor.capacity > 0
+    )
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Everyone matching knows, read once per message."""
+
+    people: dict[str, Candidate]
+    managers: dict[str, str | None]
+    # Seats held per mentor, kept current while one message proposes several matches, so
+    # mentors known to be full are not tried seat by seat.
+    held: Counter[str]
+
+
+class Matcher:
+    def __init__(
+        self, store: MatchingStore, publisher: MessagePublisher, programmes: dict[str, Programme]
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.programmes = programmes
+
+    async def on_profile(self, snapshot: ProfileSnapshot, cause: Envelope) -> None:
+        if not await self.store.remember(snapshot):
+            return  # older than the snapshot we hold: a newer event already decided
+        pending: list[dict[str, Any]] = []
+        if wants_a_mentor_now(snapshot):
+            request_id = f"{snapshot.person_id}:{REALTIME_PROGRAMME}"
+            request = await self.store.open_request(request_id, snapshot.person_id, REALTIME_PROGRAMME)
+            if request["state"] == "open":
+                pending.append(request)
+        if offers_capacity(snapshot):
+            # New capacity: the waitlist, oldest first, gets the first chance at it.
+            pending.extend(await self.store.waitlisted())
+        if pending:
+            pool = await self._pool()
+            for request in pending:
+                await self.propose(request, pool, cause)
+
+    async def _pool(self) -> Pool:
+        snapshots = await self.store.pool()
+        today = datetime.now(UTC).date()
+        return Pool(
+            people={s.person_id: candidate_from(s, today) for s in snapshots},
+            managers={s.person_id: s.manager_id for s in snapshots},
+            held=await self.store.seats_held(),
+        )
+
+    async def propose(self, request: dict[str, Any], pool: Pool, cause: Envelope) -> None:
+        """Propose the best eligible mentor with a free seat, or put the request on the waitlist."""
+        mentee = pool.people.get(request["mentee_id"])
+        programme = self.programmes[request["programme_id"]]
+        if mentee is None:
+            return
+        declined = frozenset((mentor_id, mentee.person_id) for mentor_id in request["declined"])
+        mentors = [c for c in pool.people.values() if c.mentor]
+        owner = f"{request['_id']}#{request['attempt']}"
+        ranking = rank_mentors(mentee, mentors, programme, managers=pool.managers, declined=declined)
+        kept = await self.store.seat_of(owner)
+        if kept is not None:
+            # An interrupted attempt already holds a seat: finish that proposal, or give the
+            # seat back if that mentor no longer fits.
+            mentor_id, _ = kept
+            again = next((r for r in ranking if r.mentor.person_id == mentor_id), None)
+            if again is not None:
+                await self._proposed(request, owner, mentor_id, again.score, programme, cause)
+                return
+            await self.store.give_back_seat(kept, owner)
+            pool.held[mentor_id] -= 1
+        for ranked in ranking:
+            mentor = ranked.mentor
+            if pool.held[mentor.person_id] >= mentor.mentor_capacity:
+                continue
+            if await self.store.take_seat(mentor.person_id, mentor.mentor_capacity, owner):
+                pool.held[mentor.person_id] += 1
+                await self._proposed(request, owner, mentor.person_id, ranked.score, programme, cause)
+                return
+            pool.held[mentor.person_id] = mentor.mentor_capacity  # taken meanwhile by another replica
+        if request["state"] != "waitlisted":
+            await self._waitlisted(request, owner, mentee, mentors, programme, cause)
+
+    async def _proposed(
+        self,
+        request: dict[str, Any],
+        owner: str,
+        mentor_id: str,
+        score: Any,
+        programme: Programme,
+        cause: Envelope,
+    ) -> None:
+        match_id = deterministic_id(owner)
+        message = MatchProposed.create(
+            MatchProposedData(
+                match_id=match_id,
+                kind=MentorshipKind.ONE_TO_ONE,
+                programme_id=programme.programme_id,
+                mentor_id=mentor_id,
+                mentee_id=request["mentee_id"],
+                score=score.total,
+                breakdown=list(score.breakdown),
+                request_id=request["_id"],
+            ),
+            source=SERVICE,
+            caused_by=cause,
+            event_id=deterministic_id(match_id, MatchProposed.message_type()),
+        )
+        match = {
+            "_id": match_id,
+            "state": "proposed",
+            "mentor_id": mentor_id,
+            "mentee_id": request["mentee_id"],
+            "programme_id": programme.programme_id,
+            "seat_owner": owner,
+            "score": score.total,
+            "accepted_by": [],
+        }
+        entries = await self.store.record_proposal(match, message)
+        await outbox.deliver(self.store.matches, match_id, self.publisher, entries or None)
+        await self.store.mark_request(request["_id"], "proposed", [], match_id=match_id)
+        log.info("match proposed", match_id=match_id, score=score.total)
+
+    async def _waitlisted(
+        self,
+        request: dict[str, Any],
+        owner: str,
+        mentee: Candidate,
+        mentors: list[Candidate],
+        programme: Programme,
+        cause: Envelope,
+    ) -> None:
+        covered = {skill for mentor in mentors for skill in mentor.skills}
+        unmet = sorted(mentee.goals - covered)
+        reason = (
+            "No mentor is available yet" if not mentors else "No eligible mentor with a free seat right now"
+        )
+        message = RequestWaitlisted.create(
+            RequestWaitlistedData(
+                request_id=request["_id"],
+                person_id=mentee.person_id,
+                kind=MentorshipKind.ONE_TO_ONE,
+                programme_id=programme.programme_id,
+                reason=reason,
+                unmet_topics=unmet[:20],
+            ),
+            source=SERVICE,
+            caused_by=cause,
+            event_id=deterministic_id(owner, RequestWaitlisted.message_type()),
+        )
+        entries = await self.store.mark_request(request["_id"], "waitlisted", [message])
+        await outbox.deliver(self.store.requests, request["_id"], self.publisher, entries)
+        log.info("request waitlisted", request_id=request["_id"])
+
+
+def build_router(runtime: Runtime) -> KafkaRouter:
+    """Built per process: a FastStream router can belong to one broker only."""
+    settings = runtime.settings
+    programmes_file = settings.programmes_file if isinstance(settings, MatchingSettings) else None
+    matcher = Matcher(MatchingStore(runtime.db), runtime.publisher, load_programmes(programmes_file))
+    router = KafkaRouter()
+
+    @subscribe(router, runtime.settings, PROFILE_EVENTS)
+    async def on_profile_event(event: ProfileCreated | ProfileUpdated | ProfileDeactivated) -> None:
+        snapshot = event.payload.snapshot if isinstance(event, ProfileDeactivated) else event.payload
+        await matcher.on_profile(snapshot, event)
+
+    return router
+
+
+definition = ServiceDefinition(
+    name=SERVICE,
+    settings_cls=MatchingSettings,
+    build_router=build_router,
+    ensure_indexes=ensure_indexes,
+    consumes=(PROFILE_EVENTS,),
+    publishes=(MATCHING_EVENTS,),
+    outbox_collections=("matches", "requests"),
+    description="Mentors proposed in real time, explainably, within capacity.",
+)

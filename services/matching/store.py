@@ -1,0 +1,122 @@
+"""The matching service's own collections.
+
+- ``candidates``: its projection of people, one profile snapshot per person, newest
+  revision wins (built from profile events only).
+- ``seats``: a mentor's capacity as claims ``<mentor>:<n>`` (``services.runtime.claims``);
+  each proposal attempt owns at most one seat, so capacity holds across replicas.
+- ``requests``: one per mentee and programme: open, proposed or waitlisted; carries the
+  pairs declined before and the outbox of waitlist events.
+- ``matches``: one per proposal, with its breakdown; carries the outbox of match events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from contracts.envelope import Envelope
+from contracts.profile import ProfileSnapshot
+from services.runtime.claims import claim_one_of, ensure_claim_indexes, release
+from services.runtime.idempotency import Outcome, upsert_if_newer
+from services.runtime.mongo import Document
+from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
+
+
+async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
+    await ensure_claim_indexes(db["seats"])
+    await db["requests"].create_index([("state", 1), ("opened_at", 1)])
+    await db["matches"].create_index([("mentee_id", 1)])
+
+
+class MatchingStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.candidates: AsyncCollection[Document] = db["candidates"]
+        self.seats: AsyncCollection[Document] = db["seats"]
+        self.requests: AsyncCollection[Document] = db["requests"]
+        self.matches: AsyncCollection[Document] = db["matches"]
+
+    async def remember(self, snapshot: ProfileSnapshot) -> bool:
+        """Keep the newest snapshot of a person; True while this one is the newest we know
+        (also when it is a redelivery of it, so an interrupted reaction is completed)."""
+        outcome = await upsert_if_newer(
+            self.candidates,
+            snapshot.person_id,
+            snapshot.revision,
+            {"snapshot": snapshot.model_dump(mode="json")},
+        )
+        if outcome is Outcome.APPLIED:
+            return True
+        stored = await self.candidates.find_one({"_id": snapshot.person_id}, {"revision": 1})
+        return stored is not None and stored["revision"] == snapshot.revision
+
+    async def pool(self) -> list[ProfileSnapshot]:
+        return [ProfileSnapshot.model_validate(doc["snapshot"]) async for doc in self.candidates.find({})]
+
+    async def open_request(self, request_id: str, mentee_id: str, programme_id: str) -> Document:
+        """The mentee's request for this programme, created on first sight."""
+        with contextlib.suppress(DuplicateKeyError):  # opened before: keep it as it is
+            await self.requests.insert_one(
+                {
+                    "_id": request_id,
+                    "mentee_id": mentee_id,
+                    "programme_id": programme_id,
+                    "state": "open",
+                    "attempt": 1,
+                    "declined": [],
+                    "opened_at": datetime.now(UTC),
+                    OUTBOX_FIELD: [],
+                }
+            )
+        doc = await self.requests.find_one({"_id": request_id})
+        assert doc is not None
+        return doc
+
+    async def waitlisted(self) -> list[Document]:
+        return [doc async for doc in self.requests.find({"state": "waitlisted"}).sort("opened_at", 1)]
+
+    async def seats_held(self) -> Counter[str]:
+        """Seats taken per mentor, read in one pass (a hint; the claim itself decides)."""
+        held: Counter[str] = Counter()
+        async for doc in self.seats.find({}, {"_id": 1}):
+            held[str(doc["_id"]).rsplit(":", 1)[0]] += 1
+        return held
+
+    async def seat_of(self, owner: str) -> tuple[str, str] | None:
+        """The (mentor id, seat key) an owner holds, if any."""
+        doc = await self.seats.find_one({"owner": owner}, {"_id": 1})
+        if doc is None:
+            return None
+        key = str(doc["_id"])
+        return key.rsplit(":", 1)[0], key
+
+    async def give_back_seat(self, seat: tuple[str, str], owner: str) -> None:
+        await release(self.seats, seat[1], owner)
+
+    async def take_seat(self, mentor_id: str, capacity: int, owner: str) -> bool:
+        return await claim_one_of(self.seats, mentor_id, capacity, owner) is not None
+
+    async def record_proposal(self, match: Document, message: Envelope) -> list[Document]:
+        """Insert the match with its outgoing event (once); returns the entries to deliver."""
+        entries = outbox_entries([message])
+        try:
+            await self.matches.insert_one({**match, OUTBOX_FIELD: entries})
+        except DuplicateKeyError:
+            return []  # recorded by an earlier attempt; its outbox is delivered from the document
+        return entries
+
+    async def mark_request(
+        self, request_id: str, state: str, messages: list[Envelope], **fields: Any
+    ) -> list[Document]:
+        """Move a request to ``state``, with events to send; returns the entries to deliver."""
+        entries = outbox_entries(messages)
+        update: Document = {"$set": {"state": state, **fields}}
+        if entries:
+            update["$push"] = {OUTBOX_FIELD: {"$each": entries}}
+        await self.requests.update_one({"_id": request_id}, update)
+        return entries

@@ -1,0 +1,142 @@
+"""Real-time matching on the real stack: a new hire's profile event in, a proposal out,
+within capacity, or a waitlist entry that fills when a mentor appears."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from contracts.catalogue import MATCHING_EVENTS, PROFILE_EVENTS
+from contracts.profile import ProfileCreated, ProfileSnapshot, ProfileUpdated
+from services.matching.app import MatchingSettings, definition
+from services.runtime.service import running
+from tests.support.infrastructure import Infrastructure
+from tests.support.kafka import Record, produce, read_all, wait_for_records
+from tests.support.services import settings_for
+from tests.support.waiting import eventually
+
+
+def snapshot(person_id: str, revision: int = 1, **fields: Any) -> ProfileSnapshot:
+    return ProfileSnapshot.model_validate(
+        {
+            "person_id": person_id,
+            "revision": revision,
+            "status": "active",
+            "display_name": person_id,
+            "email": f"{person_id.lower()}@example.com",
+            "time_zone": "Europe/Berlin",
+            "level": "junior",
+            "team": "payments",
+            "programmes": ["onboarding"],
+            **fields,
+        }
+    )
+
+
+def mentor(person_id: str, capacity: int = 2, revision: int = 1, **fields: Any) -> ProfileSnapshot:
+    return snapshot(
+        person_id,
+        revision,
+        level="senior",
+        team="platform",
+        programmes=[],
+        mentee={"opted_in": False},
+        mentor={"opted_in": True, "capacity": capacity},
+        **fields,
+    )
+
+
+class Matching:
+    def __init__(self, infra: Infrastructure, settings: MatchingSettings) -> None:
+        self.infra = infra
+        self.settings = settings
+
+    async def profile(self, person: ProfileSnapshot, event_id: str | None = None) -> None:
+        cls = ProfileCreated if person.revision == 1 else ProfileUpdated
+        message = cls.create(person, source="profile", event_id=event_id)
+        await produce(
+            self.infra.kafka_bootstrap,
+            self.settings.topic(PROFILE_EVENTS.name),
+            message.to_json_bytes(),
+            key=person.person_id.encode(),
+        )
+
+    async def events(self, count: int) -> list[dict[str, Any]]:
+        records = await wait_for_records(
+            self.infra.kafka_bootstrap, self.settings.topic(MATCHING_EVENTS.name), lambda r: len(r) >= count
+        )
+        return [json.loads(r.value or b"") for r in records]
+
+    async def all_events(self) -> list[Record]:
+        return await read_all(self.infra.kafka_bootstrap, self.settings.topic(MATCHING_EVENTS.name))
+
+
+@pytest.fixture
+async def matching(infrastructure: Infrastructure, namespace: str) -> AsyncIterator[Matching]:
+    settings = settings_for(MatchingSettings, infrastructure, namespace)
+    async with running(definition, settings):
+        yield Matching(infrastructure, settings)
+
+
+async def test_a_new_hire_is_proposed_the_best_mentor_with_the_reasons(matching: Matching) -> None:
+    await matching.profile(mentor("M-KAFKA", skills=[{"name": "kafka", "level": "expert"}]))
+    await matching.profile(mentor("M-OTHER", skills=[{"name": "css", "level": "expert"}]))
+    await matching.profile(snapshot("NEW-1", goals=["kafka"]))
+    events = await matching.events(1)
+
+    proposal = events[0]
+    assert proposal["type"] == "matching.match_proposed"
+    assert (proposal["payload"]["mentor_id"], proposal["payload"]["mentee_id"]) == ("M-KAFKA", "NEW-1")
+    reasons = {c["criterion"]: c["explanation"] for c in proposal["payload"]["breakdown"]}
+    assert reasons["skill_coverage"] == "Covers 1 of 1 goals: kafka"
+
+
+async def test_a_mentor_is_never_proposed_beyond_capacity_and_the_rest_wait(matching: Matching) -> None:
+    await matching.profile(mentor("M-ONE", capacity=1))
+    await matching.profile(snapshot("NEW-A", team="data"))
+    await matching.profile(snapshot("NEW-B", team="data"))
+    events = await matching.events(2)
+
+    kinds = sorted(e["type"] for e in events)
+    assert kinds == ["matching.match_proposed", "matching.request_waitlisted"]
+
+
+async def test_a_waitlisted_new_hire_is_proposed_as_soon_as_a_mentor_opts_in(matching: Matching) -> None:
+    await matching.profile(snapshot("NEW-W", goals=["go"]))
+    waiting = await matching.events(1)
+    await matching.profile(mentor("M-LATE", skills=[{"name": "go", "level": "proficient"}]))
+    events = await matching.events(2)
+    proposals = [e for e in events if e["type"] == "matching.match_proposed"]
+
+    assert waiting[0]["type"] == "matching.request_waitlisted"
+    assert waiting[0]["payload"]["unmet_topics"] == ["go"]
+    assert [(p["payload"]["mentor_id"], p["payload"]["mentee_id"]) for p in proposals] == [
+        ("M-LATE", "NEW-W")
+    ]
+
+
+async def test_a_redelivered_profile_event_makes_no_second_proposal(matching: Matching) -> None:
+    await matching.profile(mentor("M-R"))
+    hire = snapshot("NEW-R")
+    await matching.profile(hire, event_id="same-event")
+    await matching.profile(hire, event_id="same-event")
+    await matching.profile(snapshot("NEW-R", revision=2, goals=["sql"]))  # a later change, same key
+    await matching.events(1)
+    # The later change follows the duplicates on the same partition; once the service has
+    # remembered it, both copies were handled.
+    await eventually(lambda: _has_revision(matching, "NEW-R", 2), what="the later snapshot remembered")
+    events = await matching.all_events()
+    assert [json.loads(r.value or b"")["type"] for r in events] == ["matching.match_proposed"]
+
+
+async def _has_revision(matching: Matching, person_id: str, revision: int) -> bool:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(matching.infra.mongo_url)
+    try:
+        doc = await client[matching.settings.database_name]["candidates"].find_one({"_id": person_id})
+        return doc is not None and doc["revision"] == revision
+    finally:
+        await client.close()
