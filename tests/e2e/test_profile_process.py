@@ -4,82 +4,27 @@ variables, driven only through Kafka and HTTP, stopped with SIGTERM."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from contracts.catalogue import HR_EMPLOYEES
+from tests.e2e.processes import TOKEN, RunningService, service_process
 from tests.support.builders import onboarding_json
 from tests.support.infrastructure import Infrastructure
 from tests.support.kafka import produce
 from tests.support.waiting import eventually
-
-TOKEN = "e2e-token"
-
-
-@dataclass
-class RunningService:
-    process: subprocess.Popen[bytes]
-    http: httpx.AsyncClient
-    log: Path
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line.startswith("{")]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 async def profile_process(
     infrastructure: Infrastructure, namespace: str, tmp_path: Path
 ) -> AsyncIterator[RunningService]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MENTORSHIP_KAFKA__BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap,
-        "MENTORSHIP_KAFKA__TOPIC_PREFIX": f"{namespace}.",
-        "MENTORSHIP_MONGO__URL": infrastructure.mongo_url,
-        "PROFILE_MONGO__DATABASE": namespace,
-        "PROFILE_HTTP_PORT": str(port),
-        "PROFILE_API_TOKEN": TOKEN,
-        "PROFILE_LOG_FORMAT": "json",
-    }
-    log = tmp_path / "profile.log"
-    with log.open("w") as out:
-        # Popen returns at once; the child runs on its own and is not awaited here.
-        process = subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, "-m", "services.profile"], env=env, stdout=out, stderr=out
-        )
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-        service = RunningService(process, http, log)
-
-        async def ready() -> bool:
-            try:
-                return (await http.get("/health/ready")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        try:
-            await eventually(ready, timeout=60, what="the service reporting ready")
-            yield service
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    async with service_process("profile", infrastructure, namespace, tmp_path) as service:
+        yield service
 
 
 async def test_a_new_hire_sent_to_the_inbound_topic_can_be_read_back_from_the_running_service(
