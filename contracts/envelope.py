@@ -117,18 +117,21 @@ class Envelope(Frozen):
         caused_by: Envelope | None = None,
         event_id: str | None = None,
         occurred_at: datetime | None = None,
+        correlation_id: str | None = None,
     ) -> Self:
         """Make a new message, continuing the chain of ``caused_by`` when given.
 
         Pass ``event_id`` (for example from ``deterministic_id``) when a redelivered cause
-        must yield the very same message, so downstream consumers recognise it.
+        must yield the very same message, so downstream consumers recognise it. Pass
+        ``correlation_id`` when the message belongs to a chain other than its immediate
+        cause's (a waiting request served because someone else freed capacity).
         """
         new_id = event_id or str(uuid.uuid4())
         data: dict[str, Any] = {
             "event_id": new_id,
             "source": source,
             "occurred_at": occurred_at or datetime.now(UTC),
-            "correlation_id": caused_by.correlation_id if caused_by else new_id,
+            "correlation_id": correlation_id or (caused_by.correlation_id if caused_by else new_id),
             "causation_id": caused_by.event_id if caused_by else None,
             "payload": payload,
         }

@@ -15,10 +15,24 @@ from typing import Any
 
 from faststream.kafka import KafkaRouter
 
-from contracts.catalogue import MATCHING_EVENTS, PROFILE_EVENTS
+from contracts.catalogue import MATCHING_COMMANDS, MATCHING_EVENTS, PROFILE_EVENTS
 from contracts.common import MentorshipKind
 from contracts.envelope import Envelope, deterministic_id
-from contracts.matching import MatchProposed, MatchProposedData, RequestWaitlisted, RequestWaitlistedData
+from contracts.matching import (
+    DeclineReason,
+    EndMatch,
+    MatchConfirmed,
+    MatchDeclined,
+    MatchDeclinedData,
+    MatchParticipants,
+    MatchProposed,
+    MatchProposedData,
+    RequestMentorship,
+    RequestWaitlisted,
+    RequestWaitlistedData,
+    RespondToProposal,
+    RunCohortRound,
+)
 from contracts.profile import (
     ProfileCreated,
     ProfileDeactivated,
@@ -27,11 +41,15 @@ from contracts.profile import (
     ProfileUpdated,
 )
 from contracts.programmes import Programme, load_programmes
+from services.matching import lifecycle
 from services.matching.candidates import Candidate, candidate_from
+from services.matching.lifecycle import Proposal, ProposalState, Refused
 from services.matching.scoring import rank_mentors
 from services.matching.store import MatchingStore, ensure_indexes
 from services.runtime import outbox
 from services.runtime.broker import subscribe
+from services.runtime.errors import UnprocessableMessage
+from services.runtime.idempotency import PROCESSED_FIELD
 from services.runtime.logging import get_logger
 from services.runtime.publishing import MessagePublisher
 from services.runtime.service import Runtime, ServiceDefinition
@@ -89,18 +107,20 @@ class Matcher:
         pending: list[dict[str, Any]] = []
         if wants_a_mentor_now(snapshot):
             request_id = f"{snapshot.person_id}:{REALTIME_PROGRAMME}"
-            request = await self.store.open_request(request_id, snapshot.person_id, REALTIME_PROGRAMME)
+            request = await self.store.open_request(
+                request_id, snapshot.person_id, REALTIME_PROGRAMME, cause.correlation_id
+            )
             if request["state"] == "open":
                 pending.append(request)
         if offers_capacity(snapshot):
             # New capacity: the waitlist, oldest first, gets the first chance at it.
             pending.extend(await self.store.waitlisted())
         if pending:
-            pool = await self._pool()
+            pool = await self.pool()
             for request in pending:
                 await self.propose(request, pool, cause)
 
-    async def _pool(self) -> Pool:
+    async def pool(self) -> Pool:
         snapshots = await self.store.pool()
         today = datetime.now(UTC).date()
         return Pool(
@@ -166,6 +186,7 @@ class Matcher:
             source=SERVICE,
             caused_by=cause,
             event_id=deterministic_id(match_id, MatchProposed.message_type()),
+            correlation_id=request.get("correlation_id"),
         )
         match = {
             "_id": match_id,
@@ -176,11 +197,18 @@ class Matcher:
             "seat_owner": owner,
             "score": score.total,
             "accepted_by": [],
+            "correlation_id": request.get("correlation_id"),
         }
         entries = await self.store.record_proposal(match, message)
         await outbox.deliver(self.store.matches, match_id, self.publisher, entries or None)
         await self.store.mark_request(request["_id"], "proposed", [], match_id=match_id)
-        log.info("match proposed", match_id=match_id, score=score.total)
+        # Logged in the request's chain, which is the one the proposal continues.
+        log.info(
+            "match proposed",
+            match_id=match_id,
+            score=score.total,
+            correlation_id=request.get("correlation_id"),
+        )
 
     async def _waitlisted(
         self,
@@ -208,10 +236,104 @@ class Matcher:
             source=SERVICE,
             caused_by=cause,
             event_id=deterministic_id(owner, RequestWaitlisted.message_type()),
+            correlation_id=request.get("correlation_id"),
         )
         entries = await self.store.mark_request(request["_id"], "waitlisted", [message])
         await outbox.deliver(self.store.requests, request["_id"], self.publisher, entries)
-        log.info("request waitlisted", request_id=request["_id"])
+        log.info(
+            "request waitlisted", request_id=request["_id"], correlation_id=request.get("correlation_id")
+        )
+
+
+class Responses:
+    """Answers to proposals: the explicit state machine, then its consequences."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+        self.store = matcher.store
+
+    async def on_response(self, command: RespondToProposal) -> None:
+        data = command.payload
+        doc = await self.store.match(data.match_id)
+        if doc is None:
+            raise UnprocessableMessage(f"there is no proposal {data.match_id}")
+        if command.event_id not in doc.get(PROCESSED_FIELD, []):
+            proposal = Proposal(
+                match_id=doc["_id"],
+                mentor_id=doc["mentor_id"],
+                mentee_id=doc["mentee_id"],
+                state=ProposalState(doc["state"]),
+                accepted_by=frozenset(doc["accepted_by"]),
+            )
+            try:
+                after, transition = lifecycle.respond(proposal, data.responder_id, data.decision)
+            except Refused as error:
+                raise UnprocessableMessage(str(error)) from error
+            messages = self._announcements(doc, after, transition, command)
+            entries = await self.store.answer(
+                doc["_id"],
+                proposal.state.value,
+                command.event_id,
+                {"state": after.state.value, "accepted_by": sorted(after.accepted_by)},
+                messages,
+            )
+            await outbox.deliver(self.store.matches, doc["_id"], self.matcher.publisher, entries or None)
+            doc = {**doc, "state": after.state.value}
+        else:
+            await outbox.deliver(self.store.matches, doc["_id"], self.matcher.publisher)
+        if doc["state"] == ProposalState.DECLINED.value:
+            await self._next_mentor(doc, command)
+
+    def _announcements(
+        self,
+        doc: dict[str, Any],
+        after: Proposal,
+        transition: lifecycle.Transition,
+        command: RespondToProposal,
+    ) -> list[Envelope]:
+        participants = {
+            "match_id": doc["_id"],
+            "kind": MentorshipKind.ONE_TO_ONE,
+            "programme_id": doc["programme_id"],
+            "mentor_id": doc["mentor_id"],
+            "mentee_id": doc["mentee_id"],
+        }
+        event_id = deterministic_id(doc["_id"], str(transition))
+        if transition == "confirmed":
+            return [
+                MatchConfirmed.create(
+                    MatchParticipants(**participants),
+                    source=SERVICE,
+                    caused_by=command,
+                    event_id=event_id,
+                    correlation_id=doc.get("correlation_id"),
+                )
+            ]
+        if transition == "declined":
+            reason = command.payload.reason or DeclineReason.OTHER
+            data = MatchDeclinedData(
+                **participants, declined_by=command.payload.responder_id, reason=reason, will_rematch=True
+            )
+            return [
+                MatchDeclined.create(
+                    data,
+                    source=SERVICE,
+                    caused_by=command,
+                    event_id=event_id,
+                    correlation_id=doc.get("correlation_id"),
+                )
+            ]
+        return []
+
+    async def _next_mentor(self, doc: dict[str, Any], cause: Envelope) -> None:
+        """Free the declined seat and try the next best mentor (safe to repeat after a crash)."""
+        seat = await self.store.seat_of(doc["seat_owner"])
+        if seat is not None:
+            await self.store.give_back_seat(seat, doc["seat_owner"])
+        request_id = f"{doc['mentee_id']}:{doc['programme_id']}"
+        request = await self.store.reopen_after_decline(request_id, doc["_id"], doc["mentor_id"])
+        if request is not None:
+            await self.matcher.propose(request, await self.matcher.pool(), cause)
 
 
 def build_router(runtime: Runtime) -> KafkaRouter:
@@ -221,10 +343,22 @@ def build_router(runtime: Runtime) -> KafkaRouter:
     matcher = Matcher(MatchingStore(runtime.db), runtime.publisher, load_programmes(programmes_file))
     router = KafkaRouter()
 
+    responses = Responses(matcher)
+
     @subscribe(router, runtime.settings, PROFILE_EVENTS)
     async def on_profile_event(event: ProfileCreated | ProfileUpdated | ProfileDeactivated) -> None:
         snapshot = event.payload.snapshot if isinstance(event, ProfileDeactivated) else event.payload
         await matcher.on_profile(snapshot, event)
+
+    @subscribe(router, runtime.settings, MATCHING_COMMANDS)
+    async def on_matching_command(
+        command: RespondToProposal | RequestMentorship | EndMatch | RunCohortRound,
+    ) -> None:
+        if not isinstance(command, RespondToProposal):
+            # Requests, ends and cohort rounds arrive with the rest of issue #5; until then they
+            # wait in the dead-letter topic, from where they can be replayed.
+            raise UnprocessableMessage(f"{command.type} is not handled by this version yet")
+        await responses.on_response(command)
 
     return router
 
@@ -234,7 +368,7 @@ definition = ServiceDefinition(
     settings_cls=MatchingSettings,
     build_router=build_router,
     ensure_indexes=ensure_indexes,
-    consumes=(PROFILE_EVENTS,),
+    consumes=(PROFILE_EVENTS, MATCHING_COMMANDS),
     publishes=(MATCHING_EVENTS,),
     outbox_collections=("matches", "requests"),
     description="Mentors proposed in real time, explainably, within capacity.",

@@ -23,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 from contracts.envelope import Envelope
 from contracts.profile import ProfileSnapshot
 from services.runtime.claims import claim_one_of, ensure_claim_indexes, release
-from services.runtime.idempotency import Outcome, upsert_if_newer
+from services.runtime.idempotency import PROCESSED_FIELD, PROCESSED_KEEP, Outcome, upsert_if_newer
 from services.runtime.mongo import Document
 from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 
@@ -58,8 +58,11 @@ class MatchingStore:
     async def pool(self) -> list[ProfileSnapshot]:
         return [ProfileSnapshot.model_validate(doc["snapshot"]) async for doc in self.candidates.find({})]
 
-    async def open_request(self, request_id: str, mentee_id: str, programme_id: str) -> Document:
-        """The mentee's request for this programme, created on first sight."""
+    async def open_request(
+        self, request_id: str, mentee_id: str, programme_id: str, correlation_id: str
+    ) -> Document:
+        """The mentee's request for this programme, created on first sight; it keeps the
+        correlation id of the chain that opened it, so everything it leads to traces back."""
         with contextlib.suppress(DuplicateKeyError):  # opened before: keep it as it is
             await self.requests.insert_one(
                 {
@@ -70,6 +73,7 @@ class MatchingStore:
                     "attempt": 1,
                     "declined": [],
                     "opened_at": datetime.now(UTC),
+                    "correlation_id": correlation_id,
                     OUTBOX_FIELD: [],
                 }
             )
@@ -109,6 +113,30 @@ class MatchingStore:
         except DuplicateKeyError:
             return []  # recorded by an earlier attempt; its outbox is delivered from the document
         return entries
+
+    async def match(self, match_id: str) -> Document | None:
+        return await self.matches.find_one({"_id": match_id}, {OUTBOX_FIELD: 0})
+
+    async def answer(
+        self, match_id: str, from_state: str, cause_id: str, fields: Document, messages: list[Envelope]
+    ) -> list[Document]:
+        """Record an answer on a proposal still in ``from_state``; returns entries to deliver."""
+        entries = outbox_entries(messages)
+        push: Document = {PROCESSED_FIELD: {"$each": [cause_id], "$slice": -PROCESSED_KEEP}}
+        if entries:
+            push[OUTBOX_FIELD] = {"$each": entries}
+        await self.matches.update_one({"_id": match_id, "state": from_state}, {"$set": fields, "$push": push})
+        return entries
+
+    async def reopen_after_decline(self, request_id: str, match_id: str, mentor_id: str) -> Document | None:
+        """Send the request back for another mentor, once per declined match; the request as it
+        is now, or None when it no longer waits on this match."""
+        await self.requests.update_one(
+            {"_id": request_id, "state": "proposed", "match_id": match_id},
+            {"$set": {"state": "open"}, "$inc": {"attempt": 1}, "$addToSet": {"declined": mentor_id}},
+        )
+        doc = await self.requests.find_one({"_id": request_id})
+        return doc if doc is not None and doc["state"] == "open" else None
 
     async def mark_request(
         self, request_id: str, state: str, messages: list[Envelope], **fields: Any

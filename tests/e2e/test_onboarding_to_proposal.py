@@ -11,6 +11,7 @@ from tests.e2e.processes import service_process
 from tests.support.builders import onboarding_json
 from tests.support.infrastructure import Infrastructure
 from tests.support.kafka import produce, wait_for_records
+from tests.support.waiting import eventually
 
 
 async def test_a_new_hire_gets_a_mentor_proposed_through_both_services(
@@ -54,7 +55,16 @@ async def test_a_new_hire_gets_a_mentor_proposed_through_both_services(
             lambda rs: any(json.loads(r.value or b"")["type"] == "matching.match_proposed" for r in rs),
             timeout=60,
         )
-        profile_lines, matching_lines = profile.log_lines(), matching.log_lines()
+        # The service logs right after it published; give the line a moment to land.
+        await eventually(
+            lambda: any(
+                line.get("correlation_id") == hire["event_id"] and line.get("event") == "match proposed"
+                for line in matching.log_lines()
+            ),
+            timeout=10,
+            what="the proposal logged in the new hire's chain",
+        )
+        profile_lines = profile.log_lines()
 
     proposal = next(
         json.loads(r.value or b"")
@@ -65,7 +75,3 @@ async def test_a_new_hire_gets_a_mentor_proposed_through_both_services(
     # One correlation id from the HR event to the proposal, and in both services' logs.
     assert proposal["correlation_id"] == hire["event_id"]
     assert any(line.get("correlation_id") == hire["event_id"] for line in profile_lines)
-    assert any(
-        line.get("correlation_id") == hire["event_id"] and line.get("event") == "match proposed"
-        for line in matching_lines
-    )

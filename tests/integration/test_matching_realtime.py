@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.catalogue import MATCHING_EVENTS, PROFILE_EVENTS
+from contracts.catalogue import MATCHING_COMMANDS, MATCHING_EVENTS, PROFILE_EVENTS
 from contracts.profile import ProfileCreated, ProfileSnapshot, ProfileUpdated
 from services.matching.app import MatchingSettings, definition
 from services.runtime.service import running
@@ -140,3 +140,67 @@ async def _has_revision(matching: Matching, person_id: str, revision: int) -> bo
         return doc is not None and doc["revision"] == revision
     finally:
         await client.close()
+
+
+async def _respond(matching: Matching, match_id: str, responder: str, decision: str, **extra: Any) -> None:
+    body = {
+        "event_id": f"answer-{match_id}-{responder}-{decision}",
+        "type": "matching.respond_to_proposal",
+        "source": "web",
+        "occurred_at": "2026-12-01T10:00:00Z",
+        "payload": {"match_id": match_id, "responder_id": responder, "decision": decision, **extra},
+    }
+    await produce(
+        matching.infra.kafka_bootstrap,
+        matching.settings.topic(MATCHING_COMMANDS.name),
+        json.dumps(body).encode(),
+        key=match_id.encode(),
+    )
+
+
+def _of_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["type"] == kind]
+
+
+async def test_a_match_is_confirmed_only_when_mentor_and_mentee_both_accept(matching: Matching) -> None:
+    await matching.profile(mentor("M-C"))
+    await matching.profile(snapshot("NEW-C"))
+    proposal = (await matching.events(1))[0]["payload"]
+    await _respond(matching, proposal["match_id"], "M-C", "accept")
+    await _respond(matching, proposal["match_id"], "NEW-C", "accept")
+    events = await matching.events(2)
+
+    confirmed = _of_type(events, "matching.match_confirmed")
+    assert [(c["payload"]["mentor_id"], c["payload"]["mentee_id"]) for c in confirmed] == [("M-C", "NEW-C")]
+
+
+async def test_a_declined_proposal_frees_the_seat_and_the_next_best_mentor_is_proposed(
+    matching: Matching,
+) -> None:
+    await matching.profile(mentor("M-BEST", skills=[{"name": "kafka", "level": "expert"}]))
+    await matching.profile(mentor("M-NEXT", skills=[{"name": "kafka", "level": "working"}]))
+    await matching.profile(snapshot("NEW-D", goals=["kafka"]))
+    first = (await matching.events(1))[0]["payload"]
+    await _respond(matching, first["match_id"], "M-BEST", "decline", reason="no_capacity")
+    events = await matching.events(3)
+
+    declined = _of_type(events, "matching.match_declined")
+    proposals = _of_type(events, "matching.match_proposed")
+    assert first["mentor_id"] == "M-BEST"
+    assert declined[0]["payload"]["will_rematch"] is True
+    assert sorted(p["payload"]["mentor_id"] for p in proposals) == ["M-BEST", "M-NEXT"]
+
+
+async def test_an_answer_from_someone_outside_the_proposal_is_dead_lettered_with_the_reason(
+    matching: Matching,
+) -> None:
+    await matching.profile(mentor("M-S"))
+    await matching.profile(snapshot("NEW-S"))
+    proposal = (await matching.events(1))[0]["payload"]
+    await _respond(matching, proposal["match_id"], "INTRUDER", "accept")
+    dead = await wait_for_records(
+        matching.infra.kafka_bootstrap,
+        f"{matching.settings.topic(MATCHING_COMMANDS.name)}.dlq",
+        lambda r: len(r) >= 1,
+    )
+    assert "only the proposed mentor or mentee" in dead[0].headers["dlq.reason"]
