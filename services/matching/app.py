@@ -21,9 +21,12 @@ from contracts.envelope import Envelope, deterministic_id
 from contracts.matching import (
     DeclineReason,
     EndMatch,
+    EndReason,
     MatchConfirmed,
     MatchDeclined,
     MatchDeclinedData,
+    MatchEnded,
+    MatchEndedData,
     MatchParticipants,
     MatchProposed,
     MatchProposedData,
@@ -105,6 +108,8 @@ class Matcher:
         if not await self.store.remember(snapshot):
             return  # older than the snapshot we hold: a newer event already decided
         pending: list[dict[str, Any]] = []
+        if snapshot.status is not ProfileStatus.ACTIVE:
+            pending.extend(await self._departed(snapshot, cause))
         if wants_a_mentor_now(snapshot):
             request_id = f"{snapshot.person_id}:{REALTIME_PROGRAMME}"
             request = await self.store.open_request(
@@ -119,6 +124,52 @@ class Matcher:
             pool = await self.pool()
             for request in pending:
                 await self.propose(request, pool, cause)
+
+    async def _departed(self, snapshot: ProfileSnapshot, cause: Envelope) -> list[dict[str, Any]]:
+        """End the matches of someone who left or went on leave. Returned, to be proposed: the
+        requests of mentees who lost their mentor, and the waitlist when a seat came free."""
+        person_id = snapshot.person_id
+        gone = snapshot.status is ProfileStatus.DEACTIVATED
+        reopened: list[dict[str, Any]] = []
+        freed_a_seat = False
+        for match in await self.store.open_matches_of(person_id):
+            as_mentor = match["mentor_id"] == person_id
+            if as_mentor:
+                reason = EndReason.MENTOR_LEFT if gone else EndReason.MENTOR_ON_LEAVE
+            elif gone:
+                reason = EndReason.MENTEE_LEFT
+            else:
+                continue  # a mentee on leave keeps their mentor for when they return
+            ended = MatchEnded.create(
+                MatchEndedData(
+                    match_id=match["_id"],
+                    kind=MentorshipKind.ONE_TO_ONE,
+                    programme_id=match["programme_id"],
+                    mentor_id=match["mentor_id"],
+                    mentee_id=match["mentee_id"],
+                    reason=reason,
+                ),
+                source=SERVICE,
+                caused_by=cause,
+                event_id=deterministic_id(match["_id"], "ended"),
+                correlation_id=match.get("correlation_id"),
+            )
+            entries = await self.store.end_match(match["_id"], match["state"], [ended])
+            await outbox.deliver(self.store.matches, match["_id"], self.publisher, entries or None)
+            seat = await self.store.seat_of(match["seat_owner"])
+            if seat is not None:
+                await self.store.give_back_seat(seat, match["seat_owner"])
+                freed_a_seat = freed_a_seat or not as_mentor  # a departing mentor takes their seats
+            if as_mentor:
+                request_id = f"{match['mentee_id']}:{match['programme_id']}"
+                request = await self.store.reopen_after_end(request_id, match["_id"])
+                if request is not None:
+                    reopened.append(request)
+        if gone:
+            await self.store.close_requests_of(person_id)
+        if freed_a_seat:
+            reopened.extend(await self.store.waitlisted())
+        return reopened
 
     async def pool(self) -> Pool:
         snapshots = await self.store.pool()

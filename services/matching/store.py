@@ -138,6 +138,36 @@ class MatchingStore:
         doc = await self.requests.find_one({"_id": request_id})
         return doc if doc is not None and doc["state"] == "open" else None
 
+    async def open_matches_of(self, person_id: str) -> list[Document]:
+        """Proposed or confirmed matches the person is part of, on either side."""
+        query = {
+            "state": {"$in": ["proposed", "confirmed"]},
+            "$or": [{"mentor_id": person_id}, {"mentee_id": person_id}],
+        }
+        return [doc async for doc in self.matches.find(query, {OUTBOX_FIELD: 0})]
+
+    async def end_match(self, match_id: str, from_state: str, messages: list[Envelope]) -> list[Document]:
+        """Mark a match ended (if still in ``from_state``), with its announcement."""
+        entries = outbox_entries(messages)
+        result = await self.matches.update_one(
+            {"_id": match_id, "state": from_state},
+            {"$set": {"state": "ended"}, "$push": {OUTBOX_FIELD: {"$each": entries}}},
+        )
+        return entries if result.modified_count else []
+
+    async def reopen_after_end(self, request_id: str, match_id: str) -> Document | None:
+        """After a mentor left, the mentee's request looks for another mentor (once)."""
+        await self.requests.update_one(
+            {"_id": request_id, "state": "proposed", "match_id": match_id},
+            {"$set": {"state": "open"}, "$inc": {"attempt": 1}},
+        )
+        doc = await self.requests.find_one({"_id": request_id})
+        return doc if doc is not None and doc["state"] == "open" else None
+
+    async def close_requests_of(self, mentee_id: str) -> None:
+        """A mentee who left needs no mentor any more."""
+        await self.requests.update_many({"mentee_id": mentee_id}, {"$set": {"state": "closed"}})
+
     async def mark_request(
         self, request_id: str, state: str, messages: list[Envelope], **fields: Any
     ) -> list[Document]:

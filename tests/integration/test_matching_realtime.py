@@ -204,3 +204,42 @@ async def test_an_answer_from_someone_outside_the_proposal_is_dead_lettered_with
         lambda r: len(r) >= 1,
     )
     assert "only the proposed mentor or mentee" in dead[0].headers["dlq.reason"]
+
+
+async def test_when_a_mentor_leaves_the_match_ends_and_the_mentee_is_proposed_someone_else(
+    matching: Matching,
+) -> None:
+    await matching.profile(mentor("M-LEAVER", skills=[{"name": "go", "level": "expert"}]))
+    await matching.profile(snapshot("NEW-L", goals=["go"]))
+    first = (await matching.events(1))[0]["payload"]
+    await matching.profile(mentor("M-STAYS", skills=[{"name": "go", "level": "working"}]))
+    await matching.profile(
+        mentor("M-LEAVER", revision=2, status="deactivated", skills=[{"name": "go", "level": "expert"}])
+    )
+    events = await matching.events(3)
+
+    ended = _of_type(events, "matching.match_ended")
+    proposals = _of_type(events, "matching.match_proposed")
+    assert first["mentor_id"] == "M-LEAVER"
+    assert [(e["payload"]["match_id"], e["payload"]["reason"]) for e in ended] == [
+        (first["match_id"], "mentor_left")
+    ]
+    assert sorted(p["payload"]["mentor_id"] for p in proposals) == ["M-LEAVER", "M-STAYS"]
+    assert all(p["payload"]["mentee_id"] == "NEW-L" for p in proposals)
+
+
+async def test_when_a_mentee_leaves_their_match_ends_and_the_seat_goes_to_the_waitlist(
+    matching: Matching,
+) -> None:
+    await matching.profile(mentor("M-SOLO", capacity=1))
+    await matching.profile(snapshot("NEW-FIRST", team="data"))
+    await matching.events(1)
+    await matching.profile(snapshot("NEW-SECOND", team="data"))
+    await matching.events(2)  # the second waits: one seat only
+    await matching.profile(snapshot("NEW-FIRST", revision=2, team="data", status="deactivated"))
+    events = await matching.events(4)
+
+    ended = _of_type(events, "matching.match_ended")
+    proposals = _of_type(events, "matching.match_proposed")
+    assert [e["payload"]["reason"] for e in ended] == ["mentee_left"]
+    assert sorted(p["payload"]["mentee_id"] for p in proposals) == ["NEW-FIRST", "NEW-SECOND"]
