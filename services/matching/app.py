@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fastapi import APIRouter, Depends, HTTPException
 from faststream.kafka import KafkaRouter
+from pydantic import BaseModel
 
 from contracts.catalogue import MATCHING_COMMANDS, MATCHING_EVENTS, PROFILE_EVENTS
 from contracts.common import MentorshipKind
@@ -35,6 +37,7 @@ from contracts.matching import (
     RequestWaitlistedData,
     RespondToProposal,
     RunCohortRound,
+    ScoreComponent,
 )
 from contracts.profile import (
     ProfileCreated,
@@ -52,6 +55,7 @@ from services.matching.store import MatchingStore, ensure_indexes
 from services.runtime import outbox
 from services.runtime.broker import subscribe
 from services.runtime.errors import UnprocessableMessage
+from services.runtime.http_auth import require_token
 from services.runtime.idempotency import PROCESSED_FIELD
 from services.runtime.logging import get_logger
 from services.runtime.publishing import MessagePublisher
@@ -247,6 +251,7 @@ class Matcher:
             "programme_id": programme.programme_id,
             "seat_owner": owner,
             "score": score.total,
+            "breakdown": [component.model_dump(mode="json") for component in score.breakdown],
             "accepted_by": [],
             "correlation_id": request.get("correlation_id"),
         }
@@ -414,6 +419,62 @@ def build_router(runtime: Runtime) -> KafkaRouter:
     return router
 
 
+class MatchView(BaseModel):
+    match_id: str
+    state: str
+    programme_id: str
+    mentor_id: str
+    mentee_id: str
+    score: float
+    breakdown: list[ScoreComponent]
+    accepted_by: list[str]
+
+
+class MentorLoad(BaseModel):
+    mentor_id: str
+    capacity: int
+    seats_held: int
+
+
+def build_http(runtime: Runtime) -> APIRouter:
+    """Read API: a person's matches with their explanations, the waitlist, a mentor's load."""
+    store = MatchingStore(runtime.db)
+    api = APIRouter(tags=["matching"], dependencies=[Depends(require_token(runtime.settings))])
+
+    @api.get("/people/{person_id}/matches")
+    async def matches_of(person_id: str) -> list[MatchView]:
+        return [
+            MatchView(
+                match_id=doc["_id"],
+                state=doc["state"],
+                programme_id=doc["programme_id"],
+                mentor_id=doc["mentor_id"],
+                mentee_id=doc["mentee_id"],
+                score=doc["score"],
+                breakdown=doc.get("breakdown", []),
+                accepted_by=doc["accepted_by"],
+            )
+            for doc in await store.matches_of(person_id)
+        ]
+
+    @api.get("/waitlist")
+    async def waitlist() -> dict[str, int]:
+        """Waiting requests per programme."""
+        return await store.waitlist_sizes()
+
+    @api.get("/mentors/{mentor_id}/load")
+    async def load(mentor_id: str) -> MentorLoad:
+        snapshot = await store.snapshot_of(mentor_id)
+        if snapshot is None:
+            raise HTTPException(404, f"{mentor_id} is not known to matching")
+        capacity = snapshot.mentor.capacity if snapshot.mentor.opted_in else 0
+        return MentorLoad(
+            mentor_id=mentor_id, capacity=capacity, seats_held=(await store.seats_held())[mentor_id]
+        )
+
+    return api
+
+
 definition = ServiceDefinition(
     name=SERVICE,
     settings_cls=MatchingSettings,
@@ -422,5 +483,6 @@ definition = ServiceDefinition(
     consumes=(PROFILE_EVENTS, MATCHING_COMMANDS),
     publishes=(MATCHING_EVENTS,),
     outbox_collections=("matches", "requests"),
+    build_http=build_http,
     description="Mentors proposed in real time, explainably, within capacity.",
 )

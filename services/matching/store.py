@@ -168,6 +168,21 @@ class MatchingStore:
         """A mentee who left needs no mentor any more."""
         await self.requests.update_many({"mentee_id": mentee_id}, {"$set": {"state": "closed"}})
 
+    async def matches_of(self, person_id: str) -> list[Document]:
+        query = {"$or": [{"mentor_id": person_id}, {"mentee_id": person_id}]}
+        projection = {OUTBOX_FIELD: 0, PROCESSED_FIELD: 0, "seat_owner": 0}
+        return [doc async for doc in self.matches.find(query, projection).sort("_id", 1)]
+
+    async def waitlist_sizes(self) -> dict[str, int]:
+        sizes: dict[str, int] = {}
+        async for doc in self.requests.find({"state": "waitlisted"}, {"programme_id": 1}):
+            sizes[doc["programme_id"]] = sizes.get(doc["programme_id"], 0) + 1
+        return sizes
+
+    async def snapshot_of(self, person_id: str) -> ProfileSnapshot | None:
+        doc = await self.candidates.find_one({"_id": person_id})
+        return ProfileSnapshot.model_validate(doc["snapshot"]) if doc else None
+
     async def mark_request(
         self, request_id: str, state: str, messages: list[Envelope], **fields: Any
     ) -> list[Document]:

@@ -10,69 +10,14 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts.catalogue import MATCHING_COMMANDS, MATCHING_EVENTS, PROFILE_EVENTS
-from contracts.profile import ProfileCreated, ProfileSnapshot, ProfileUpdated
+from contracts.catalogue import MATCHING_COMMANDS
 from services.matching.app import MatchingSettings, definition
 from services.runtime.service import running
 from tests.support.infrastructure import Infrastructure
-from tests.support.kafka import Record, produce, read_all, wait_for_records
+from tests.support.kafka import produce, wait_for_records
+from tests.support.matching import Matching, mentor, snapshot
 from tests.support.services import settings_for
 from tests.support.waiting import eventually
-
-
-def snapshot(person_id: str, revision: int = 1, **fields: Any) -> ProfileSnapshot:
-    return ProfileSnapshot.model_validate(
-        {
-            "person_id": person_id,
-            "revision": revision,
-            "status": "active",
-            "display_name": person_id,
-            "email": f"{person_id.lower()}@example.com",
-            "time_zone": "Europe/Berlin",
-            "level": "junior",
-            "team": "payments",
-            "programmes": ["onboarding"],
-            **fields,
-        }
-    )
-
-
-def mentor(person_id: str, capacity: int = 2, revision: int = 1, **fields: Any) -> ProfileSnapshot:
-    return snapshot(
-        person_id,
-        revision,
-        level="senior",
-        team="platform",
-        programmes=[],
-        mentee={"opted_in": False},
-        mentor={"opted_in": True, "capacity": capacity},
-        **fields,
-    )
-
-
-class Matching:
-    def __init__(self, infra: Infrastructure, settings: MatchingSettings) -> None:
-        self.infra = infra
-        self.settings = settings
-
-    async def profile(self, person: ProfileSnapshot, event_id: str | None = None) -> None:
-        cls = ProfileCreated if person.revision == 1 else ProfileUpdated
-        message = cls.create(person, source="profile", event_id=event_id)
-        await produce(
-            self.infra.kafka_bootstrap,
-            self.settings.topic(PROFILE_EVENTS.name),
-            message.to_json_bytes(),
-            key=person.person_id.encode(),
-        )
-
-    async def events(self, count: int) -> list[dict[str, Any]]:
-        records = await wait_for_records(
-            self.infra.kafka_bootstrap, self.settings.topic(MATCHING_EVENTS.name), lambda r: len(r) >= count
-        )
-        return [json.loads(r.value or b"") for r in records]
-
-    async def all_events(self) -> list[Record]:
-        return await read_all(self.infra.kafka_bootstrap, self.settings.topic(MATCHING_EVENTS.name))
 
 
 @pytest.fixture
