@@ -21,6 +21,8 @@ from contracts.catalogue import MATCHING_COMMANDS, MATCHING_EVENTS, PROFILE_EVEN
 from contracts.common import MentorshipKind
 from contracts.envelope import Envelope, deterministic_id
 from contracts.matching import (
+    CohortRoundCompleted,
+    CohortRoundCompletedData,
     DeclineReason,
     EndMatch,
     EndReason,
@@ -48,6 +50,7 @@ from contracts.profile import (
 )
 from contracts.programmes import Programme, load_programmes
 from services.matching import lifecycle
+from services.matching.assignment import Edge, assign
 from services.matching.candidates import Candidate, candidate_from
 from services.matching.lifecycle import Proposal, ProposalState, Refused
 from services.matching.scoring import rank_mentors
@@ -201,7 +204,7 @@ class Matcher:
             mentor_id, _ = kept
             again = next((r for r in ranking if r.mentor.person_id == mentor_id), None)
             if again is not None:
-                await self._proposed(request, owner, mentor_id, again.score, programme, cause)
+                await self.announce_proposal(request, owner, mentor_id, again.score, programme, cause)
                 return
             await self.store.give_back_seat(kept, owner)
             pool.held[mentor_id] -= 1
@@ -211,13 +214,13 @@ class Matcher:
                 continue
             if await self.store.take_seat(mentor.person_id, mentor.mentor_capacity, owner):
                 pool.held[mentor.person_id] += 1
-                await self._proposed(request, owner, mentor.person_id, ranked.score, programme, cause)
+                await self.announce_proposal(request, owner, mentor.person_id, ranked.score, programme, cause)
                 return
             pool.held[mentor.person_id] = mentor.mentor_capacity  # taken meanwhile by another replica
         if request["state"] != "waitlisted":
-            await self._waitlisted(request, owner, mentee, mentors, programme, cause)
+            await self.announce_waitlisted(request, owner, mentee, mentors, programme, cause)
 
-    async def _proposed(
+    async def announce_proposal(
         self,
         request: dict[str, Any],
         owner: str,
@@ -225,6 +228,7 @@ class Matcher:
         score: Any,
         programme: Programme,
         cause: Envelope,
+        round_id: str | None = None,
     ) -> None:
         match_id = deterministic_id(owner)
         message = MatchProposed.create(
@@ -237,6 +241,7 @@ class Matcher:
                 score=score.total,
                 breakdown=list(score.breakdown),
                 request_id=request["_id"],
+                round_id=round_id,
             ),
             source=SERVICE,
             caused_by=cause,
@@ -266,7 +271,7 @@ class Matcher:
             correlation_id=request.get("correlation_id"),
         )
 
-    async def _waitlisted(
+    async def announce_waitlisted(
         self,
         request: dict[str, Any],
         owner: str,
@@ -299,6 +304,88 @@ class Matcher:
         log.info(
             "request waitlisted", request_id=request["_id"], correlation_id=request.get("correlation_id")
         )
+
+
+class CohortRounds:
+    """A round for every waiting mentee of a programme at once, maximising the total score."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+        self.store = matcher.store
+
+    async def run(self, command: RunCohortRound) -> None:
+        data = command.payload
+        programme = self.matcher.programmes.get(data.programme_id)
+        if programme is None:
+            raise UnprocessableMessage(f"there is no programme {data.programme_id!r}")
+        if await self.store.round_done(data.round_id):
+            await outbox.deliver(self.store.rounds, data.round_id, self.matcher.publisher)
+            return
+        pool = await self.matcher.pool()
+        snapshots = await self.store.pool()
+        for person in snapshots:
+            enrolled = data.programme_id in person.programmes and person.mentee.opted_in
+            if enrolled and person.status is ProfileStatus.ACTIVE and not person.external:
+                request_id = f"{person.person_id}:{data.programme_id}"
+                await self.store.open_request(
+                    request_id, person.person_id, data.programme_id, command.correlation_id
+                )
+        requests = await self.store.waiting_for(data.programme_id)
+        mentors = [c for c in pool.people.values() if c.mentor]
+        ranked: dict[str, dict[str, Any]] = {}
+        edges: list[Edge] = []
+        for request in requests:
+            mentee = pool.people.get(request["mentee_id"])
+            if mentee is None:
+                continue
+            declined = frozenset((m, mentee.person_id) for m in request["declined"])
+            for choice in rank_mentors(
+                mentee,
+                mentors,
+                programme,
+                managers=pool.managers,
+                declined=declined,
+                limit=data.candidates_per_mentee,
+            ):
+                edges.append(Edge(request["_id"], choice.mentor.person_id, choice.score.total))
+                ranked.setdefault(request["_id"], {})[choice.mentor.person_id] = choice.score
+        free = {m.person_id: max(0, m.mentor_capacity - pool.held[m.person_id]) for m in mentors}
+        result = assign([r["_id"] for r in requests], free, edges)
+        by_id = {r["_id"]: r for r in requests}
+        proposed = 0
+        for pair in result.pairs:
+            request = by_id[pair.mentee_id]
+            owner = f"{request['_id']}#{request['attempt']}"
+            capacity = pool.people[pair.mentor_id].mentor_capacity
+            if await self.store.take_seat(pair.mentor_id, capacity, owner):
+                score = ranked[request["_id"]][pair.mentor_id]
+                await self.matcher.announce_proposal(
+                    request, owner, pair.mentor_id, score, programme, command, data.round_id
+                )
+                proposed += 1
+        waiting = len(requests) - proposed
+        matched = {pair.mentee_id for pair in result.pairs}
+        for request in requests:
+            mentee = pool.people.get(request["mentee_id"])
+            if request["_id"] not in matched and request["state"] == "open" and mentee is not None:
+                owner = f"{request['_id']}#{request['attempt']}"
+                await self.matcher.announce_waitlisted(request, owner, mentee, mentors, programme, command)
+        summary = CohortRoundCompleted.create(
+            CohortRoundCompletedData(
+                round_id=data.round_id,
+                programme_id=data.programme_id,
+                proposed=proposed,
+                waitlisted=waiting,
+                total_score=round(result.total_score, 6),
+                optimal=data.candidates_per_mentee >= len(mentors),
+            ),
+            source=SERVICE,
+            caused_by=command,
+            event_id=deterministic_id(data.round_id, CohortRoundCompleted.message_type()),
+        )
+        entries = await self.store.finish_round(data.round_id, [summary])
+        await outbox.deliver(self.store.rounds, data.round_id, self.matcher.publisher, entries)
+        log.info("cohort round completed", round_id=data.round_id, proposed=proposed, waiting=waiting)
 
 
 class Responses:
@@ -400,6 +487,7 @@ def build_router(runtime: Runtime) -> KafkaRouter:
     router = KafkaRouter()
 
     responses = Responses(matcher)
+    rounds = CohortRounds(matcher)
 
     @subscribe(router, runtime.settings, PROFILE_EVENTS)
     async def on_profile_event(event: ProfileCreated | ProfileUpdated | ProfileDeactivated) -> None:
@@ -410,11 +498,14 @@ def build_router(runtime: Runtime) -> KafkaRouter:
     async def on_matching_command(
         command: RespondToProposal | RequestMentorship | EndMatch | RunCohortRound,
     ) -> None:
-        if not isinstance(command, RespondToProposal):
-            # Requests, ends and cohort rounds arrive with the rest of issue #5; until then they
-            # wait in the dead-letter topic, from where they can be replayed.
+        if isinstance(command, RespondToProposal):
+            await responses.on_response(command)
+        elif isinstance(command, RunCohortRound):
+            await rounds.run(command)
+        else:
+            # Requests for other forms and ended matches arrive with the rest of issue #5; until
+            # then they wait in the dead-letter topic, from where they can be replayed.
             raise UnprocessableMessage(f"{command.type} is not handled by this version yet")
-        await responses.on_response(command)
 
     return router
 
@@ -482,7 +573,7 @@ definition = ServiceDefinition(
     ensure_indexes=ensure_indexes,
     consumes=(PROFILE_EVENTS, MATCHING_COMMANDS),
     publishes=(MATCHING_EVENTS,),
-    outbox_collections=("matches", "requests"),
+    outbox_collections=("matches", "requests", "rounds"),
     build_http=build_http,
     description="Mentors proposed in real time, explainably, within capacity.",
 )

@@ -40,6 +40,7 @@ class MatchingStore:
         self.seats: AsyncCollection[Document] = db["seats"]
         self.requests: AsyncCollection[Document] = db["requests"]
         self.matches: AsyncCollection[Document] = db["matches"]
+        self.rounds: AsyncCollection[Document] = db["rounds"]
 
     async def remember(self, snapshot: ProfileSnapshot) -> bool:
         """Keep the newest snapshot of a person; True while this one is the newest we know
@@ -182,6 +183,23 @@ class MatchingStore:
     async def snapshot_of(self, person_id: str) -> ProfileSnapshot | None:
         doc = await self.candidates.find_one({"_id": person_id})
         return ProfileSnapshot.model_validate(doc["snapshot"]) if doc else None
+
+    async def waiting_for(self, programme_id: str) -> list[Document]:
+        """Requests of a programme still without a proposal, oldest first."""
+        query = {"programme_id": programme_id, "state": {"$in": ["open", "waitlisted"]}}
+        return [doc async for doc in self.requests.find(query).sort("opened_at", 1)]
+
+    async def round_done(self, round_id: str) -> bool:
+        return await self.rounds.count_documents({"_id": round_id}, limit=1) > 0
+
+    async def finish_round(self, round_id: str, messages: list[Envelope]) -> list[Document]:
+        entries = outbox_entries(messages)
+        with contextlib.suppress(DuplicateKeyError):  # a redelivered round finished already
+            await self.rounds.insert_one(
+                {"_id": round_id, "finished_at": datetime.now(UTC), OUTBOX_FIELD: entries}
+            )
+            return entries
+        return []
 
     async def mark_request(
         self, request_id: str, state: str, messages: list[Envelope], **fields: Any

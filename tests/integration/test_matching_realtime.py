@@ -188,3 +188,52 @@ async def test_when_a_mentee_leaves_their_match_ends_and_the_seat_goes_to_the_wa
     proposals = _of_type(events, "matching.match_proposed")
     assert [e["payload"]["reason"] for e in ended] == ["mentee_left"]
     assert sorted(p["payload"]["mentee_id"] for p in proposals) == ["NEW-FIRST", "NEW-SECOND"]
+
+
+async def test_a_cohort_round_finds_the_best_assignment_for_everyone_waiting(matching: Matching) -> None:
+    growth: dict[str, Any] = {"programmes": ["career-growth"], "level": "mid"}
+    await matching.profile(
+        mentor(
+            "M-X",
+            capacity=1,
+            skills=[{"name": "kafka", "level": "expert"}, {"name": "sql", "level": "expert"}],
+        )
+    )
+    await matching.profile(mentor("M-Y", capacity=1, skills=[{"name": "kafka", "level": "expert"}]))
+    # A is served equally well by either mentor; B only by M-X; C by nobody in particular.
+    await matching.profile(snapshot("G-A", goals=["kafka"], team="data", **growth))
+    await matching.profile(snapshot("G-B", goals=["sql"], team="data", **growth))
+    await matching.profile(snapshot("G-C", goals=["design"], team="data", **growth))
+    await eventually(lambda: _known(matching, 5), what="the pool holding all five people")
+    round_command = {
+        "event_id": "round-1",
+        "type": "matching.run_cohort_round",
+        "source": "ops",
+        "occurred_at": "2026-12-01T08:00:00Z",
+        "payload": {"round_id": "round-1", "programme_id": "career-growth", "requested_by": "OPS"},
+    }
+    await produce(
+        matching.infra.kafka_bootstrap,
+        matching.settings.topic(MATCHING_COMMANDS.name),
+        json.dumps(round_command).encode(),
+        key=b"career-growth",
+    )
+    events = await matching.events(4)
+
+    proposals = {
+        p["payload"]["mentee_id"]: p["payload"]["mentor_id"]
+        for p in _of_type(events, "matching.match_proposed")
+    }
+    summary = _of_type(events, "matching.cohort_round_completed")[0]["payload"]
+    assert proposals == {"G-A": "M-Y", "G-B": "M-X"}
+    assert all(p["payload"]["round_id"] == "round-1" for p in _of_type(events, "matching.match_proposed"))
+    assert (summary["proposed"], summary["waitlisted"], summary["optimal"]) == (2, 1, True)
+    assert [w["payload"]["person_id"] for w in _of_type(events, "matching.request_waitlisted")] == ["G-C"]
+
+
+async def _known(matching: Matching, count: int) -> bool:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(matching.infra.mongo_url)
+    try:
+        return await client[matching.settings.database_name]["candidates"].count_documents({}) >= count
+    finally:
+        await client.close()
