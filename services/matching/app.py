@@ -96,6 +96,7 @@ def offers_capacity(snapshot: ProfileSnapshot) -> bool:
 class Pool:
     """Everyone matching knows, read once per message."""
 
+    snapshots: list[ProfileSnapshot]
     people: dict[str, Candidate]
     managers: dict[str, str | None]
     # Seats held per mentor, kept current while one message proposes several matches, so
@@ -163,9 +164,7 @@ class Matcher:
             )
             entries = await self.store.end_match(match["_id"], match["state"], [ended])
             await outbox.deliver(self.store.matches, match["_id"], self.publisher, entries or None)
-            seat = await self.store.seat_of(match["seat_owner"])
-            if seat is not None:
-                await self.store.give_back_seat(seat, match["seat_owner"])
+            if await self.store.release_seat_of(match["seat_owner"]) is not None:
                 freed_a_seat = freed_a_seat or not as_mentor  # a departing mentor takes their seats
             if as_mentor:
                 request_id = f"{match['mentee_id']}:{match['programme_id']}"
@@ -182,6 +181,7 @@ class Matcher:
         snapshots = await self.store.pool()
         today = datetime.now(UTC).date()
         return Pool(
+            snapshots=snapshots,
             people={s.person_id: candidate_from(s, today) for s in snapshots},
             managers={s.person_id: s.manager_id for s in snapshots},
             held=await self.store.seats_held(),
@@ -197,16 +197,15 @@ class Matcher:
         mentors = [c for c in pool.people.values() if c.mentor]
         owner = f"{request['_id']}#{request['attempt']}"
         ranking = rank_mentors(mentee, mentors, programme, managers=pool.managers, declined=declined)
-        kept = await self.store.seat_of(owner)
-        if kept is not None:
+        mentor_id = await self.store.seat_of(owner)
+        if mentor_id is not None:
             # An interrupted attempt already holds a seat: finish that proposal, or give the
             # seat back if that mentor no longer fits.
-            mentor_id, _ = kept
             again = next((r for r in ranking if r.mentor.person_id == mentor_id), None)
             if again is not None:
                 await self.announce_proposal(request, owner, mentor_id, again.score, programme, cause)
                 return
-            await self.store.give_back_seat(kept, owner)
+            await self.store.release_seat_of(owner)
             pool.held[mentor_id] -= 1
         for ranked in ranking:
             mentor = ranked.mentor
@@ -322,8 +321,7 @@ class CohortRounds:
             await outbox.deliver(self.store.rounds, data.round_id, self.matcher.publisher)
             return
         pool = await self.matcher.pool()
-        snapshots = await self.store.pool()
-        for person in snapshots:
+        for person in pool.snapshots:
             enrolled = data.programme_id in person.programmes and person.mentee.opted_in
             if enrolled and person.status is ProfileStatus.ACTIVE and not person.external:
                 request_id = f"{person.person_id}:{data.programme_id}"
@@ -470,9 +468,7 @@ class Responses:
 
     async def _next_mentor(self, doc: dict[str, Any], cause: Envelope) -> None:
         """Free the declined seat and try the next best mentor (safe to repeat after a crash)."""
-        seat = await self.store.seat_of(doc["seat_owner"])
-        if seat is not None:
-            await self.store.give_back_seat(seat, doc["seat_owner"])
+        await self.store.release_seat_of(doc["seat_owner"])
         request_id = f"{doc['mentee_id']}:{doc['programme_id']}"
         request = await self.store.reopen_after_decline(request_id, doc["_id"], doc["mentor_id"])
         if request is not None:

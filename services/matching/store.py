@@ -92,16 +92,18 @@ class MatchingStore:
             held[str(doc["_id"]).rsplit(":", 1)[0]] += 1
         return held
 
-    async def seat_of(self, owner: str) -> tuple[str, str] | None:
-        """The (mentor id, seat key) an owner holds, if any."""
+    async def seat_of(self, owner: str) -> str | None:
+        """The mentor whose seat an owner holds, if any."""
+        doc = await self.seats.find_one({"owner": owner}, {"_id": 1})
+        return str(doc["_id"]).rsplit(":", 1)[0] if doc is not None else None
+
+    async def release_seat_of(self, owner: str) -> str | None:
+        """Give back the seat an owner holds (safe to repeat); the mentor it was with, if any."""
         doc = await self.seats.find_one({"owner": owner}, {"_id": 1})
         if doc is None:
             return None
-        key = str(doc["_id"])
-        return key.rsplit(":", 1)[0], key
-
-    async def give_back_seat(self, seat: tuple[str, str], owner: str) -> None:
-        await release(self.seats, seat[1], owner)
+        await release(self.seats, str(doc["_id"]), owner)
+        return str(doc["_id"]).rsplit(":", 1)[0]
 
     async def take_seat(self, mentor_id: str, capacity: int, owner: str) -> bool:
         return await claim_one_of(self.seats, mentor_id, capacity, owner) is not None

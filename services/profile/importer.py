@@ -46,6 +46,7 @@ from contracts.envelope import deterministic_id
 from contracts.inbound import EmployeeOnboarded
 from services.profile.app import ProfileSettings
 from services.runtime.broker import create_broker
+from services.runtime.errors import field_errors
 from services.runtime.publishing import MessagePublisher
 from services.runtime.topics import ensure_topics
 
@@ -88,16 +89,6 @@ def _payload(row: dict[str, str]) -> dict[str, Any]:
     return payload
 
 
-def _reason(error: pydantic.ValidationError) -> str:
-    """Column names and problems, without the cell values (they may be personal data)."""
-    parts = []
-    for item in error.errors(include_input=False, include_url=False):
-        location = [str(p) for p in item["loc"]]
-        column = ".".join(location[1:] if location[:1] == ["payload"] else location)
-        parts.append(f"{column}: {item['msg']}")
-    return "; ".join(parts)
-
-
 def plan_import(lines: Iterable[str], now: datetime | None = None) -> ImportPlan:
     """Check every row; valid ones become onboarding events with ids stable across re-imports."""
     occurred_at = (now or datetime.now(UTC)).isoformat()
@@ -124,7 +115,8 @@ def plan_import(lines: Iterable[str], now: datetime | None = None) -> ImportPlan
                 }
             )
         except pydantic.ValidationError as error:
-            plan.invalid.append(RowError(number, _reason(error)))
+            # Columns are the payload's fields; cell values stay out of the report.
+            plan.invalid.append(RowError(number, "; ".join(field_errors(error, within="payload"))))
             continue
         email = str(event.payload.work_email).lower()
         if employee_id in seen_ids:

@@ -26,6 +26,20 @@ def is_permanent(error: BaseException) -> bool:
     return isinstance(error, PERMANENT_ERRORS)
 
 
+def field_errors(error: pydantic.ValidationError, *, within: str | None = None) -> list[str]:
+    """``"field.path: problem"`` per error, without input values (they may be personal data).
+
+    With ``within``, paths inside that top-level field are given relative to it.
+    """
+    parts = []
+    for item in error.errors(include_input=False, include_url=False):
+        location = [str(p) for p in item["loc"]]
+        if within is not None and location[:1] == [within]:
+            location = location[1:]
+        parts.append(f"{'.'.join(location) or '<message>'}: {item['msg']}")
+    return parts
+
+
 def describe(error: BaseException, limit: int = 2000) -> str:
     """A one-paragraph reason for the dead-letter record, without the offending input.
 
@@ -33,11 +47,7 @@ def describe(error: BaseException, limit: int = 2000) -> str:
     may be personal data and the DLQ is read by operators.
     """
     if isinstance(error, pydantic.ValidationError):
-        parts = [
-            f"{'.'.join(str(p) for p in item['loc']) or '<message>'}: {item['msg']}"
-            for item in error.errors(include_input=False, include_url=False)
-        ]
-        text = f"invalid message ({error.error_count()} error(s)): " + "; ".join(parts)
+        text = f"invalid message ({error.error_count()} error(s)): " + "; ".join(field_errors(error))
     else:
         text = f"{type(error).__name__}: {error}"
     return text[:limit]

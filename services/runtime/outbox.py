@@ -37,15 +37,6 @@ def outbox_entries(messages: list[Envelope]) -> list[dict[str, Any]]:
     ]
 
 
-def with_outbox(update: dict[str, Any], messages: list[Envelope]) -> dict[str, Any]:
-    """Add outgoing messages to a Mongo update document."""
-    if not messages:
-        return update
-    push = dict(update.get("$push", {}))
-    push[OUTBOX_FIELD] = {"$each": outbox_entries(messages)}
-    return {**update, "$push": push}
-
-
 async def deliver(
     collection: AsyncCollection[dict[str, Any]],
     doc_id: Any,
