@@ -54,11 +54,13 @@ MATCHING_COMMANDS = TopicSpec(
     owner="matching",
     key="the message's subject: requester id for requests, match id for responses and ends, "
     "programme id for cohort rounds",
-    description="Requests for mentorship, responses to proposals, ended matches, cohort rounds.",
+    description="Requests for mentorship, responses to proposals, ended matches, expired proposals, "
+    "cohort rounds.",
     messages=(
         matching.RequestMentorship,
         matching.RespondToProposal,
         matching.EndMatch,
+        matching.ExpireProposal,
         matching.RunCohortRound,
     ),
     consumers=("matching",),
@@ -68,13 +70,17 @@ MATCHING_EVENTS = TopicSpec(
     name="matching.events.v1",
     owner="matching",
     key="match id for match events; person, circle, board or programme id for the others",
-    description="Proposals with their score breakdown, confirmations, declines, ends, waitlist, "
+    description="Proposals with their score breakdown, confirmations, declines, ends, expiries, pauses, "
+    "waitlist, "
     "circles, advisory boards and cohort rounds.",
     messages=(
         matching.MatchProposed,
         matching.MatchConfirmed,
         matching.MatchDeclined,
         matching.MatchEnded,
+        matching.ProposalExpired,
+        matching.MatchPaused,
+        matching.MatchResumed,
         matching.RequestWaitlisted,
         matching.CircleFormed,
         matching.AdvisoryBoardFormed,

@@ -113,6 +113,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "reason": "no_capacity",
     },
     "matching.end_match": {"match_id": "m-1", "ended_by": "E1042", "reason": "completed"},
+    "matching.expire_proposal": {"match_id": "m-1", "proposed_at": "2026-11-20T09:00:00Z"},
     "matching.run_cohort_round": {
         "round_id": "round-2026-12",
         "programme_id": "onboarding",
@@ -152,6 +153,30 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "mentor_id": "E0100",
         "mentee_id": "E1042",
         "reason": "mentor_left",
+    },
+    "matching.proposal_expired": {
+        "match_id": "m-1",
+        "kind": "one_to_one",
+        "programme_id": "onboarding",
+        "mentor_id": "E0100",
+        "mentee_id": "E1042",
+        "waiting_on": ["E0100"],
+        "will_rematch": True,
+    },
+    "matching.match_paused": {
+        "match_id": "m-1",
+        "kind": "one_to_one",
+        "programme_id": "onboarding",
+        "mentor_id": "E0100",
+        "mentee_id": "E1042",
+        "reason": "mentee_on_leave",
+    },
+    "matching.match_resumed": {
+        "match_id": "m-1",
+        "kind": "one_to_one",
+        "programme_id": "onboarding",
+        "mentor_id": "E0100",
+        "mentee_id": "E1042",
     },
     "matching.request_waitlisted": {
         "request_id": "r-2",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from contracts.common import EntityId, Frozen, LongText, MentorshipKind, PersonId, ShortText, Tag
 from contracts.envelope import Envelope, Payload
@@ -80,6 +80,11 @@ class EndMatchData(Payload):
     note: LongText | None = None
 
 
+class ExpireProposalData(Payload):
+    match_id: EntityId
+    proposed_at: AwareDatetime = Field(description="When the unanswered proposal was made.")
+
+
 class RunCohortRoundData(Payload):
     round_id: EntityId
     programme_id: Tag
@@ -117,6 +122,20 @@ class MatchDeclinedData(MatchParticipants):
 class MatchEndedData(MatchParticipants):
     ended_by: PersonId | None = Field(default=None, description="None when the platform ended it.")
     reason: EndReason
+
+
+class ProposalExpiredData(MatchParticipants):
+    waiting_on: list[PersonId] = Field(description="Who had not accepted when the proposal expired.")
+    will_rematch: bool
+
+
+class PauseReason(StrEnum):
+    MENTEE_ON_LEAVE = "mentee_on_leave"
+    MENTOR_ON_LEAVE = "mentor_on_leave"
+
+
+class MatchPausedData(MatchParticipants):
+    reason: PauseReason
 
 
 class RequestWaitlistedData(Payload):
@@ -188,6 +207,20 @@ class EndMatch(Envelope):
     payload: EndMatchData
 
 
+class ExpireProposal(Envelope):
+    """Close a proposal nobody answered in time; the mentee gets the next best mentor.
+
+    Matching sends it to itself from its expiry sweep, keyed by match id, so the expiry is
+    ordered with the participants' own answers to that proposal.
+    """
+
+    kind = "command"
+    subject_field = "match_id"
+    type: Literal["matching.expire_proposal"] = "matching.expire_proposal"
+    version: Literal[1] = 1
+    payload: ExpireProposalData
+
+
 class RunCohortRound(Envelope):
     """Match every waiting mentee of a programme at once, maximising the total score."""
 
@@ -228,6 +261,30 @@ class MatchEnded(_MatchEvent):
     type: Literal["matching.match_ended"] = "matching.match_ended"
     version: Literal[1] = 1
     payload: MatchEndedData
+
+
+class ProposalExpired(_MatchEvent):
+    """Nobody answered in time; the seat is free again and matching looks further."""
+
+    type: Literal["matching.proposal_expired"] = "matching.proposal_expired"
+    version: Literal[1] = 1
+    payload: ProposalExpiredData
+
+
+class MatchPaused(_MatchEvent):
+    """A participant is on leave: no sessions until they return; the match resumes then."""
+
+    type: Literal["matching.match_paused"] = "matching.match_paused"
+    version: Literal[1] = 1
+    payload: MatchPausedData
+
+
+class MatchResumed(_MatchEvent):
+    """The participant is back from leave; sessions continue."""
+
+    type: Literal["matching.match_resumed"] = "matching.match_resumed"
+    version: Literal[1] = 1
+    payload: MatchParticipants
 
 
 class RequestWaitlisted(Envelope):
