@@ -54,6 +54,7 @@ class Programme(Frozen):
     min_seniority_gap: int = Field(default=1, ge=-6, le=6, description="Mentor minus mentee level rank.")
     max_seniority_gap: int = Field(default=3, ge=-6, le=6)
     circle_size: int = Field(default=6, ge=2, le=12)
+    board_seats: int = Field(default=3, ge=2, le=6, description="Mentors on a personal advisory board.")
 
 
 DEFAULT_PROGRAMMES: tuple[Programme, ...] = (

@@ -4,14 +4,18 @@
   revision wins (built from profile events only).
 - ``seats``: a mentor's capacity as claims ``<mentor>:<n>`` (``services.runtime.claims``);
   each proposal attempt owns at most one seat, so capacity holds across replicas.
-- ``requests``: one per mentee and programme: open, proposed or waitlisted; carries the
-  pairs declined before and the outbox of waitlist events.
-- ``matches``: one per proposal, with its breakdown; carries the outbox of match events.
+- ``requests``: one per mentee, programme and form of mentorship: open, proposed,
+  waitlisted, matched (circles and boards) or closed; carries the mentors declined before
+  and the outbox of waitlist events.
+- ``matches``: one per proposal or board seat, with its breakdown; carries the outbox of
+  match events.
+- ``circles`` and ``rounds``: formed circles and finished cohort rounds, with their outboxes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -27,11 +31,16 @@ from services.runtime.idempotency import PROCESSED_FIELD, PROCESSED_KEEP, Outcom
 from services.runtime.mongo import Document
 from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 
+# Above the largest capacity a profile accepts, so a seat count sees seats of any former capacity.
+SEAT_SLOTS_SEEN = 64
+LIVE_MATCH_STATES = ("proposed", "confirmed", "paused")
+
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await ensure_claim_indexes(db["seats"])
     await db["requests"].create_index([("state", 1), ("opened_at", 1)])
     await db["matches"].create_index([("mentee_id", 1)])
+    await db["matches"].create_index([("state", 1), ("proposed_at", 1)])
 
 
 class MatchingStore:
@@ -41,6 +50,7 @@ class MatchingStore:
         self.requests: AsyncCollection[Document] = db["requests"]
         self.matches: AsyncCollection[Document] = db["matches"]
         self.rounds: AsyncCollection[Document] = db["rounds"]
+        self.circles: AsyncCollection[Document] = db["circles"]
 
     async def remember(self, snapshot: ProfileSnapshot) -> bool:
         """Keep the newest snapshot of a person; True while this one is the newest we know
@@ -60,16 +70,25 @@ class MatchingStore:
         return [ProfileSnapshot.model_validate(doc["snapshot"]) async for doc in self.candidates.find({})]
 
     async def open_request(
-        self, request_id: str, mentee_id: str, programme_id: str, correlation_id: str
+        self,
+        request_id: str,
+        mentee_id: str,
+        programme_id: str,
+        correlation_id: str,
+        *,
+        kind: str = "one_to_one",
+        reopen_closed: bool = False,
     ) -> Document:
-        """The mentee's request for this programme, created on first sight; it keeps the
-        correlation id of the chain that opened it, so everything it leads to traces back."""
+        """The mentee's request for this programme and form, created on first sight; it keeps
+        the correlation id of the chain that opened it, so everything it leads to traces back.
+        A closed request opens again (as a new attempt) only when someone asks anew."""
         with contextlib.suppress(DuplicateKeyError):  # opened before: keep it as it is
             await self.requests.insert_one(
                 {
                     "_id": request_id,
                     "mentee_id": mentee_id,
                     "programme_id": programme_id,
+                    "kind": kind,
                     "state": "open",
                     "attempt": 1,
                     "declined": [],
@@ -78,12 +97,29 @@ class MatchingStore:
                     OUTBOX_FIELD: [],
                 }
             )
+        if reopen_closed:
+            await self.requests.update_one(
+                {"_id": request_id, "state": "closed"},
+                {
+                    "$set": {
+                        "state": "open",
+                        "opened_at": datetime.now(UTC),
+                        "correlation_id": correlation_id,
+                    },
+                    "$inc": {"attempt": 1},
+                },
+            )
         doc = await self.requests.find_one({"_id": request_id})
         assert doc is not None
         return doc
 
+    async def request(self, request_id: str) -> Document | None:
+        return await self.requests.find_one({"_id": request_id}, {OUTBOX_FIELD: 0})
+
     async def waitlisted(self) -> list[Document]:
-        return [doc async for doc in self.requests.find({"state": "waitlisted"}).sort("opened_at", 1)]
+        """Requests waiting for a mentor's seat, oldest first (circles wait for a round instead)."""
+        query = {"state": "waitlisted", "kind": {"$ne": "peer_circle"}}
+        return [doc async for doc in self.requests.find(query).sort("opened_at", 1)]
 
     async def seats_held(self) -> Counter[str]:
         """Seats taken per mentor, read in one pass (a hint; the claim itself decides)."""
@@ -105,8 +141,27 @@ class MatchingStore:
         await release(self.seats, str(doc["_id"]), owner)
         return str(doc["_id"]).rsplit(":", 1)[0]
 
+    async def release_seats_owned_under(self, prefix: str) -> list[str]:
+        """Give back every seat whose owner starts with ``prefix``; the mentors they were with."""
+        mentors = []
+        async for doc in self.seats.find({"owner": {"$regex": f"^{re.escape(prefix)}"}}):
+            if await release(self.seats, str(doc["_id"]), doc["owner"]):
+                mentors.append(str(doc["_id"]).rsplit(":", 1)[0])
+        return mentors
+
     async def take_seat(self, mentor_id: str, capacity: int, owner: str) -> bool:
-        return await claim_one_of(self.seats, mentor_id, capacity, owner) is not None
+        """Claim one of the mentor's seats, then count them: a mentor who lowered their capacity
+        may still hold seats above it, and those count too. When the count is over, the claim
+        is given back; of two replicas racing for the last seat, each counts after its own
+        insert, so at worst both back off, never both stay."""
+        key = await claim_one_of(self.seats, mentor_id, capacity, owner)
+        if key is None:
+            return False
+        keys = [f"{mentor_id}:{slot}" for slot in range(SEAT_SLOTS_SEEN)]
+        if await self.seats.count_documents({"_id": {"$in": keys}}) <= capacity:
+            return True
+        await release(self.seats, key, owner)
+        return False
 
     async def record_proposal(self, match: Document, message: Envelope) -> list[Document]:
         """Insert the match with its outgoing event (once); returns the entries to deliver."""
@@ -131,45 +186,111 @@ class MatchingStore:
         await self.matches.update_one({"_id": match_id, "state": from_state}, {"$set": fields, "$push": push})
         return entries
 
-    async def reopen_after_decline(self, request_id: str, match_id: str, mentor_id: str) -> Document | None:
-        """Send the request back for another mentor, once per declined match; the request as it
-        is now, or None when it no longer waits on this match."""
-        await self.requests.update_one(
-            {"_id": request_id, "state": "proposed", "match_id": match_id},
-            {"$set": {"state": "open"}, "$inc": {"attempt": 1}, "$addToSet": {"declined": mentor_id}},
-        )
+    async def reopen(
+        self, request_id: str, match_id: str, declined_mentor: str | None = None
+    ) -> Document | None:
+        """Send the request back for another mentor, once per ended or declined match; the
+        request as it is now, or None when it no longer waits on this match."""
+        update: Document = {"$set": {"state": "open"}, "$inc": {"attempt": 1}}
+        if declined_mentor is not None:
+            update["$addToSet"] = {"declined": declined_mentor}
+        await self.requests.update_one({"_id": request_id, "state": "proposed", "match_id": match_id}, update)
         doc = await self.requests.find_one({"_id": request_id})
         return doc if doc is not None and doc["state"] == "open" else None
 
+    async def offer_rematch(self, request_id: str, match_id: str, mentor_id: str) -> Document | None:
+        """Look for a better fit while the current match goes on; None when already looking."""
+        await self.requests.update_one(
+            {"_id": request_id, "state": "proposed", "match_id": match_id, "replaces": None},
+            {
+                "$set": {"state": "open", "replaces": match_id},
+                "$inc": {"attempt": 1},
+                "$addToSet": {"declined": mentor_id},
+            },
+        )
+        doc = await self.requests.find_one({"_id": request_id})
+        if doc is None or doc["state"] != "open" or doc.get("replaces") != match_id:
+            return None
+        return doc
+
+    async def keep_current_match(self, request_id: str, replaced_match_id: str) -> None:
+        """The mentee turned the replacement down: the match they have stays theirs."""
+        await self.requests.update_one(
+            {"_id": request_id, "replaces": replaced_match_id},
+            {"$set": {"state": "proposed", "match_id": replaced_match_id, "replaces": None}},
+        )
+
+    async def replaced(self, request_id: str, replaced_match_id: str) -> None:
+        await self.requests.update_one(
+            {"_id": request_id, "replaces": replaced_match_id}, {"$set": {"replaces": None}}
+        )
+
+    async def close_request(self, request_id: str, match_id: str) -> None:
+        """The match this request led to is over and nobody asked for another."""
+        await self.requests.update_one(
+            {"_id": request_id, "match_id": match_id, "state": {"$in": ["proposed", "matched"]}},
+            {"$set": {"state": "closed"}},
+        )
+
     async def open_matches_of(self, person_id: str) -> list[Document]:
-        """Proposed or confirmed matches the person is part of, on either side."""
+        """Proposed, confirmed or paused matches the person is part of, on either side."""
         query = {
-            "state": {"$in": ["proposed", "confirmed"]},
+            "state": {"$in": list(LIVE_MATCH_STATES)},
             "$or": [{"mentor_id": person_id}, {"mentee_id": person_id}],
         }
         return [doc async for doc in self.matches.find(query, {OUTBOX_FIELD: 0})]
 
-    async def end_match(self, match_id: str, from_state: str, messages: list[Envelope]) -> list[Document]:
-        """Mark a match ended (if still in ``from_state``), with its announcement."""
+    async def move_match(
+        self, match_id: str, from_state: str, to_state: str, messages: list[Envelope]
+    ) -> list[Document]:
+        """Move a match to ``to_state`` (if still in ``from_state``), with its announcements;
+        the entries to deliver, none when it had moved already."""
         entries = outbox_entries(messages)
         result = await self.matches.update_one(
             {"_id": match_id, "state": from_state},
-            {"$set": {"state": "ended"}, "$push": {OUTBOX_FIELD: {"$each": entries}}},
+            {"$set": {"state": to_state}, "$push": {OUTBOX_FIELD: {"$each": entries}}},
         )
         return entries if result.modified_count else []
 
-    async def reopen_after_end(self, request_id: str, match_id: str) -> Document | None:
-        """After a mentor left, the mentee's request looks for another mentor (once)."""
-        await self.requests.update_one(
-            {"_id": request_id, "state": "proposed", "match_id": match_id},
-            {"$set": {"state": "open"}, "$inc": {"attempt": 1}},
-        )
-        doc = await self.requests.find_one({"_id": request_id})
-        return doc if doc is not None and doc["state"] == "open" else None
+    async def proposals_before(self, cutoff: datetime, limit: int = 500) -> list[Document]:
+        """Proposals still unanswered that were made before ``cutoff``."""
+        query = {"state": "proposed", "proposed_at": {"$lt": cutoff}}
+        projection = {"_id": 1, "proposed_at": 1}
+        return [doc async for doc in self.matches.find(query, projection).sort("proposed_at", 1).limit(limit)]
+
+    async def record_board(self, seats: list[Document], messages: list[Envelope]) -> list[Document]:
+        """Insert a board's seats as confirmed matches; the first carries the announcement."""
+        entries = outbox_entries(messages)
+        for index, seat in enumerate(seats):
+            with contextlib.suppress(DuplicateKeyError):  # recorded by an earlier attempt
+                await self.matches.insert_one({**seat, OUTBOX_FIELD: entries if index == 0 else []})
+        return entries
+
+    async def record_circle(self, circle: Document, messages: list[Envelope]) -> list[Document]:
+        entries = outbox_entries(messages)
+        try:
+            await self.circles.insert_one({**circle, OUTBOX_FIELD: entries})
+        except DuplicateKeyError:
+            return []
+        return entries
+
+    async def circle_pairs(self) -> frozenset[frozenset[str]]:
+        """Every pair of people who sat in a circle together."""
+        pairs: set[frozenset[str]] = set()
+        async for doc in self.circles.find({}, {"member_ids": 1}):
+            members = doc["member_ids"]
+            pairs.update(frozenset((a, b)) for i, a in enumerate(members) for b in members[i + 1 :])
+        return frozenset(pairs)
+
+    async def circles_of(self, person_id: str) -> list[Document]:
+        projection = {OUTBOX_FIELD: 0}
+        return [doc async for doc in self.circles.find({"member_ids": person_id}, projection).sort("_id", 1)]
 
     async def close_requests_of(self, mentee_id: str) -> None:
         """A mentee who left needs no mentor any more."""
-        await self.requests.update_many({"mentee_id": mentee_id}, {"$set": {"state": "closed"}})
+        await self.requests.update_many(
+            {"mentee_id": mentee_id, "state": {"$ne": "closed"}}, {"$set": {"state": "closed"}}
+        )
 
     async def matches_of(self, person_id: str) -> list[Document]:
         query = {"$or": [{"mentor_id": person_id}, {"mentee_id": person_id}]}
@@ -186,9 +307,9 @@ class MatchingStore:
         doc = await self.candidates.find_one({"_id": person_id})
         return ProfileSnapshot.model_validate(doc["snapshot"]) if doc else None
 
-    async def waiting_for(self, programme_id: str) -> list[Document]:
-        """Requests of a programme still without a proposal, oldest first."""
-        query = {"programme_id": programme_id, "state": {"$in": ["open", "waitlisted"]}}
+    async def waiting_for(self, programme_id: str, kind: str) -> list[Document]:
+        """Requests of a programme and form still without a proposal, oldest first."""
+        query = {"programme_id": programme_id, "kind": kind, "state": {"$in": ["open", "waitlisted"]}}
         return [doc async for doc in self.requests.find(query).sort("opened_at", 1)]
 
     async def round_done(self, round_id: str) -> bool:

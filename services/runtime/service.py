@@ -24,7 +24,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.topics import TopicSpec
-from services.runtime import outbox
+from services.runtime import outbox, periodic
 from services.runtime.broker import create_broker
 from services.runtime.logging import configure_logging, get_logger
 from services.runtime.mongo import Document, open_client, ping
@@ -58,6 +58,7 @@ class ServiceDefinition:
     publishes: tuple[TopicSpec, ...] = ()
     outbox_collections: tuple[str, ...] = ()
     build_http: Callable[[Runtime], APIRouter] | None = None
+    periodic: tuple[periodic.PeriodicTask, ...] = ()
     description: str = ""
 
 
@@ -112,7 +113,8 @@ async def running(
         for name in definition.outbox_collections:
             await outbox.sweep(db[name], runtime.publisher)
         log.info("service started", consumer_group=settings.consumer_group)
-        yield runtime
+        with periodic.started(definition.periodic, runtime):
+            yield runtime
     finally:
         await broker.stop()
         await mongo.close()

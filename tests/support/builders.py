@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from contracts.inbound import EmployeeOnboarded
+from contracts.profile import MatchingPreferences
+from services.matching.candidates import Candidate
 
 
 def onboarding_json(employee_id: str | None = None, **payload: Any) -> dict[str, Any]:
@@ -54,3 +57,30 @@ def hr_event(kind: str, employee_id: str, at: datetime, event_id: str | None = N
             "payload": body,
         },
     )
+
+
+_CANDIDATE = Candidate(
+    person_id="P",
+    active=True,
+    external=False,
+    level_rank=2,
+    team=None,
+    manager_id=None,
+    utc_offset_hours=0.0,
+    skills={},
+    goals=frozenset(),
+    interests=frozenset(),
+    languages=frozenset(),
+    availability=(),
+    mentor_capacity=0,
+    mentee=True,
+    preferences=MatchingPreferences(),
+    programmes=frozenset(),
+)
+
+
+def candidate(person_id: str, *, max_time_zone_gap_hours: int | None = None, **fields: Any) -> Candidate:
+    """Matching's view of a person, built directly for pure matching logic: an active mid-level
+    mentee at UTC+0 with nothing else stated, plus the ``Candidate`` fields given."""
+    preferences = MatchingPreferences(max_time_zone_gap_hours=max_time_zone_gap_hours)
+    return replace(_CANDIDATE, person_id=person_id, preferences=preferences, **fields)

@@ -81,3 +81,21 @@ async def wait_for_records(
             return records
         await asyncio.sleep(0.3)
     raise AssertionError(f"condition not met on {topic} within {timeout}s; saw {len(records)} record(s)")
+
+
+async def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
+    """Whether a consumer group has committed every record now in a topic: the service
+    commits after handling, so everything sent before was handled, including messages
+    whose handling changes nothing anyone can see."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            if ends[tp] > 0 and (await consumer.committed(tp) or 0) < ends[tp]:
+                return False
+        return True
+    finally:
+        await consumer.stop()
