@@ -10,6 +10,7 @@ from services.runtime.service import create_app
 from tests.support.infrastructure import Infrastructure
 from tests.support.matching import Matching, mentor, snapshot
 from tests.support.services import settings_for
+from tests.support.waiting import eventually
 
 TOKEN = "matching-token"
 
@@ -45,3 +46,35 @@ async def test_people_see_their_matches_with_the_reasons_and_operators_see_waitl
     assert waitlist == {"onboarding": 1}
     assert load == {"mentor_id": "M-API", "capacity": 1, "seats_held": 1}
     assert anonymous.status_code == 401
+
+
+async def test_a_person_sees_their_advisory_board_seats_and_their_circle(
+    infrastructure: Infrastructure, namespace: str
+) -> None:
+    settings = settings_for(MatchingSettings, infrastructure, namespace).model_copy(
+        update={"api_token": SecretStr(TOKEN)}
+    )
+    app = create_app(definition, settings)
+    async with app.router.lifespan_context(app):
+        matching = Matching(infrastructure, settings)
+        for goal in ("finance", "hiring"):
+            await matching.profile(mentor(f"M-{goal}", skills=[{"name": goal, "level": "expert"}]))
+        peers = {"programmes": ["circles"], "level": "mid", "interests": ["finance"]}
+        await matching.profile(snapshot("P-READ", goals=["finance", "hiring"], **peers))
+        for n in range(3):
+            await matching.profile(snapshot(f"P-PEER-{n}", **peers))
+        await eventually(lambda: matching.known(6), what="the pool holding all six people")
+        await matching.request("P-READ", "advisory_board")
+        await matching.round("circles-read", "circles")
+        await matching.events(3)  # the board, the circle, the round's summary
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
+            seats = (await http.get("/people/P-READ/matches", headers=auth)).json()
+            circles = (await http.get("/people/P-READ/circles", headers=auth)).json()
+
+    assert sorted((s["kind"], s["state"], s["strength"]) for s in seats) == [
+        ("advisory_board", "confirmed", "finance"),
+        ("advisory_board", "confirmed", "hiring"),
+    ]
+    assert len({s["board_id"] for s in seats}) == 1
+    assert [(c["topic"], len(c["member_ids"])) for c in circles] == [("finance", 4)]
