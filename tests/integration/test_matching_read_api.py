@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from pydantic import SecretStr
 
@@ -59,7 +61,7 @@ async def test_a_person_sees_their_advisory_board_seats_and_their_circle(
         matching = Matching(infrastructure, settings)
         for goal in ("finance", "hiring"):
             await matching.profile(mentor(f"M-{goal}", skills=[{"name": goal, "level": "expert"}]))
-        peers = {"programmes": ["circles"], "level": "mid", "interests": ["finance"]}
+        peers: dict[str, Any] = {"programmes": ["circles"], "level": "mid", "interests": ["finance"]}
         await matching.profile(snapshot("P-READ", goals=["finance", "hiring"], **peers))
         for n in range(3):
             await matching.profile(snapshot(f"P-PEER-{n}", **peers))
