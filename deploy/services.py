@@ -5,5 +5,6 @@ from __future__ import annotations
 SERVICES: dict[str, int] = {
     "profile": 8101,
     "matching": 8102,
+    "scheduling": 8103,
 }
 """Service name (also its package under ``services/`` and its env prefix) to HTTP port."""
