@@ -78,5 +78,6 @@ def subscribe(router: KafkaRouter, settings: ServiceSettings, spec: TopicSpec) -
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=contract_decoder(spec),
+        max_workers=settings.kafka.consumers_per_topic,
         title=f"{settings.service_name}:{spec.name}",
     )

@@ -33,6 +33,11 @@ class KafkaSettings(BaseModel):
     # one broker without seeing each other's messages.
     topic_prefix: str = ""
     request_timeout_ms: int = 30_000
+    # Consumers per subscribed topic inside one process, each owning some of its partitions:
+    # messages of one partition stay in order and are committed after handling, while
+    # different partitions are handled side by side (waits on the database overlap). One by
+    # default: messages about different people then come in roughly the order they were sent.
+    consumers_per_topic: int = Field(default=1, ge=1, le=32)
 
 
 class MongoSettings(BaseModel):

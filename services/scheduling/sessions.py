@@ -134,7 +134,8 @@ class Sessions:
             series = await self._new_series(meeting, cause)
             if series is None:
                 return
-        await outbox.deliver(self.store.series, meeting.series_id, self.publisher)
+        else:
+            await outbox.deliver(self.store.series, meeting.series_id, self.publisher)
         if series["state"] == "active" and series["next_index"] == 1:
             await self._occurrence(series, 0, aware(series["anchor_start"]), cause)
 
@@ -244,7 +245,8 @@ class Sessions:
         entries = await self.store.add_session(session, [scheduled])
         await outbox.deliver(self.store.sessions, session_id, self.publisher, entries or None)
         await self._plan_reminders(session_id, starts_at)
-        await self.store.update_series(series["_id"], {"next_index": max(series["next_index"], index + 1)})
+        if series["next_index"] < index + 1:
+            await self.store.update_series(series["_id"], {"next_index": index + 1})
         if entries:
             log.info("session scheduled", session_id=session_id, series_id=series["_id"], index=index)
 

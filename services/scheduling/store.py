@@ -12,20 +12,19 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.envelope import Envelope
 from services.runtime.idempotency import PROCESSED_FIELD, PROCESSED_KEEP
 from services.runtime.mongo import Document
 from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 
-OUTBOX_COLLECTIONS = ("series", "sessions", "fired", "nudges")
+DUPLICATE_KEY = 11000
 
 
 def aware(moment: datetime) -> datetime:
@@ -101,9 +100,14 @@ class SessionStore:
         return [doc async for doc in self.sessions.find(query, projection).sort("starts_at", 1)]
 
     async def plan_reminders(self, reminders: list[Document]) -> None:
-        for reminder in reminders:
-            with contextlib.suppress(DuplicateKeyError):  # planned before by a redelivery
-                await self.reminders.insert_one(reminder)
+        if not reminders:
+            return
+        try:
+            await self.reminders.insert_many(reminders, ordered=False)
+        except BulkWriteError as error:
+            # Planned before by a redelivery: those already there stay as they are.
+            if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+                raise
 
     async def drop_reminders(self, session_id: str) -> None:
         await self.reminders.delete_many({"session_id": session_id})
