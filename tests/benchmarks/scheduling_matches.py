@@ -32,6 +32,7 @@ from tests.support.infrastructure import Infrastructure, provide
 from tests.support.kafka import group_caught_up, read_all
 from tests.support.services import settings_for
 from tests.support.sessions import person
+from tests.support.waiting import eventually
 
 
 def in_memory(pairs: list[tuple[Attendee, Attendee]], settings: SchedulingSettings) -> float:
@@ -72,10 +73,12 @@ async def through_service(
                 for a in everyone.values()
             ]
             await asyncio.gather(*[await s for s in sends])
-            while not await group_caught_up(
-                infra.kafka_bootstrap, settings.consumer_group, settings.topic(PROFILE_EVENTS.name)
-            ):
-                await asyncio.sleep(0.5)
+            profiles = settings.topic(PROFILE_EVENTS.name)
+            await eventually(
+                lambda: group_caught_up(infra.kafka_bootstrap, settings.consumer_group, profiles),
+                timeout=3600,
+                what="scheduling knowing everyone",
+            )
             started = time.perf_counter()
             confirmations = [
                 MatchConfirmed.create(
@@ -100,8 +103,11 @@ async def through_service(
             ]
             await asyncio.gather(*pending)
             topic = settings.topic(SCHEDULING_EVENTS.name)
-            while len(await read_all(infra.kafka_bootstrap, topic)) < len(pairs):
-                await asyncio.sleep(1.0)
+
+            async def every_match_answered() -> bool:
+                return len(await read_all(infra.kafka_bootstrap, topic)) >= len(pairs)
+
+            await eventually(every_match_answered, timeout=7200, what="a first session for every match")
             return time.perf_counter() - started
     finally:
         await producer.stop()
