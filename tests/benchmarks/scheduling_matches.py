@@ -128,12 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         baseline = in_memory(pairs, settings)
         service = asyncio.run(through_service(infra, pairs, settings))
     print(f"{'run':62} {'seconds':>9} {'matches/s':>10}")
-    print(
-        f"{'slot search in memory, same pairs (baseline)':62} {baseline:9.2f} {args.matches / baseline:10.0f}"
-    )
-    print(
-        f"{'scheduling service: match confirmed in, first session out':62} {service:9.2f} {args.matches / service:10.0f}"
-    )
+    for label, seconds in (
+        ("slot search in memory, same pairs (baseline)", baseline),
+        ("scheduling service: match confirmed in, first session out", service),
+    ):
+        print(f"{label:62} {seconds:9.2f} {args.matches / seconds:10.0f}")
     return 0
 
 
