@@ -46,6 +46,7 @@ test-e2e: setup ## several services together on the real servers
 bench: setup ## benchmarks on the real stack, each beside a baseline measured in the same run
 	$(RUN) python -m tests.benchmarks.profile_intake
 	$(RUN) python -m tests.benchmarks.matching_latency
+	$(RUN) python -m tests.benchmarks.scheduling_matches $(SCHEDULING_BENCH_ARGS)
 
 profile-import: setup ## import an HR CSV export: make profile-import CSV=people.csv [DRY_RUN=1]
 	@test -n "$(CSV)" || { echo "usage: make profile-import CSV=people.csv [DRY_RUN=1]"; exit 2; }
