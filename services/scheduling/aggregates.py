@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -64,11 +63,6 @@ class ChangedMeanwhile(RuntimeError):
 def fingerprint(payload: Payload) -> str:
     """A digest of what a creating command said, to tell a harmless re-send from a change."""
     return hashlib.sha256(payload.model_dump_json().encode()).hexdigest()
-
-
-def aware(moment: datetime) -> datetime:
-    """A stored datetime as UTC: PyMongo returns naive UTC datetimes unless the client is tz_aware."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 async def create(

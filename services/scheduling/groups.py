@@ -51,7 +51,7 @@ from services.runtime.mongo import Document
 from services.runtime.outbox import OUTBOX_FIELD
 from services.runtime.publishing import MessagePublisher
 from services.scheduling import aggregates
-from services.scheduling.aggregates import Change, aware
+from services.scheduling.aggregates import Change
 from services.scheduling.invites import Organiser, invite, stable_uid
 from services.scheduling.people import People
 from services.scheduling.seats import (
@@ -63,6 +63,7 @@ from services.scheduling.seats import (
     register,
 )
 from services.scheduling.settings import SchedulingSettings
+from services.scheduling.store import aware
 
 SERVICE = "scheduling"
 COLLECTION = "group_sessions"

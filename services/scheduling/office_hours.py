@@ -49,7 +49,7 @@ from services.runtime.mongo import Document
 from services.runtime.outbox import OUTBOX_FIELD
 from services.runtime.publishing import MessagePublisher
 from services.scheduling import aggregates
-from services.scheduling.aggregates import Change, aware
+from services.scheduling.aggregates import Change
 from services.scheduling.invites import Method, Organiser, Status, invite, stable_uid
 from services.scheduling.people import People
 from services.scheduling.seats import (
@@ -62,6 +62,7 @@ from services.scheduling.seats import (
     office_hour_slots,
 )
 from services.scheduling.settings import SchedulingSettings
+from services.scheduling.store import aware
 
 SERVICE = "scheduling"
 COLLECTION = "office_hours"

@@ -28,8 +28,8 @@ DUPLICATE_KEY = 11000
 
 
 def aware(moment: datetime) -> datetime:
-    """PyMongo hands back naive UTC datetimes; make them say so."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    """A stored datetime as UTC: PyMongo returns naive UTC datetimes unless the client is tz_aware."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 async def ensure_session_indexes(db: AsyncDatabase[Document]) -> None:
