@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from ortools.graph.python import min_cost_flow
 
 SCALE = 1_000_000
@@ -56,39 +57,38 @@ def assign(
     mentor_index = {m: len(mentee_index) + i for i, m in enumerate(mentors)}
     source = len(mentee_index) + len(mentors)
     sink = source + 1
-    usable = [e for e in edges if e.mentee_id in mentee_index and e.mentor_id in mentor_index and e.score > 0]
+    # Cohort rounds pass millions of edges: the arcs are built as arrays, not one by one.
+    tails = np.fromiter((mentee_index.get(e.mentee_id, -1) for e in edges), dtype=np.int64, count=len(edges))
+    heads = np.fromiter((mentor_index.get(e.mentor_id, -1) for e in edges), dtype=np.int64, count=len(edges))
+    scores = np.fromiter((e.score for e in edges), dtype=np.float64, count=len(edges))
+    usable = np.flatnonzero((tails >= 0) & (heads >= 0) & (scores > 0))
 
-    starts: list[int] = []
-    ends: list[int] = []
-    caps: list[int] = []
-    costs: list[int] = []
-
-    def arc(start: int, end: int, capacity: int, cost: int) -> None:
-        starts.append(start)
-        ends.append(end)
-        caps.append(capacity)
-        costs.append(cost)
-
-    for index in mentee_index.values():
-        arc(source, index, 1, 0)
-    first_pair_arc = len(starts)
-    for edge in usable:
-        arc(mentee_index[edge.mentee_id], mentor_index[edge.mentor_id], 1, -round(edge.score * SCALE))
-    for mentor, node in mentor_index.items():
-        capacity = capacities[mentor]
-        if fairness > 0:
-            for k in range(capacity):
-                arc(node, sink, 1, round(fairness * k * SCALE))
-        else:
-            arc(node, sink, capacity, 0)
-    arc(source, sink, len(mentee_index), 0)
+    mentee_nodes = np.arange(len(mentee_index), dtype=np.int64)
+    mentor_nodes = np.arange(len(mentee_index), source, dtype=np.int64)
+    mentor_caps = np.array([capacities[m] for m in mentors], dtype=np.int64)
+    if fairness > 0:
+        # One unit arc per seat, the k-th costing fairness × k.
+        seat_mentor = np.repeat(mentor_nodes, mentor_caps)
+        seat_rank = np.arange(len(seat_mentor)) - np.repeat(np.cumsum(mentor_caps) - mentor_caps, mentor_caps)
+        to_sink = (
+            seat_mentor,
+            np.ones(len(seat_mentor), dtype=np.int64),
+            _integer_cost((fairness * seat_rank).astype(np.float64)),
+        )
+    else:
+        to_sink = (mentor_nodes, mentor_caps, np.zeros(len(mentors), dtype=np.int64))
+    starts = np.concatenate([np.full(len(mentee_nodes), source), tails[usable], to_sink[0], [source]])
+    ends = np.concatenate([mentee_nodes, heads[usable], np.full(len(to_sink[0]), sink), [sink]])
+    caps = np.concatenate(
+        [np.ones(len(mentee_nodes) + len(usable), dtype=np.int64), to_sink[1], [len(mentee_index)]]
+    )
+    costs = np.concatenate(
+        [np.zeros(len(mentee_nodes), dtype=np.int64), -_integer_cost(scores[usable]), to_sink[2], [0]]
+    )
 
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(
-        np.array(starts, dtype=np.int64),
-        np.array(ends, dtype=np.int64),
-        np.array(caps, dtype=np.int64),
-        np.array(costs, dtype=np.int64),
+        starts.astype(np.int64), ends.astype(np.int64), caps.astype(np.int64), costs.astype(np.int64)
     )
     supplies = np.zeros(sink + 1, dtype=np.int64)
     supplies[source], supplies[sink] = len(mentee_index), -len(mentee_index)
@@ -97,8 +97,13 @@ def assign(
     if status != flow.OPTIMAL:
         raise SolverFailed(f"min-cost flow ended with status {status}")
 
-    pair_arcs = np.arange(first_pair_arc, first_pair_arc + len(usable), dtype=np.int64)
+    pair_arcs = np.arange(len(mentee_nodes), len(mentee_nodes) + len(usable), dtype=np.int64)
     used = flow.flows(pair_arcs) if len(usable) else np.array([], dtype=np.int64)
-    pairs = tuple(edge for edge, units in zip(usable, used, strict=True) if units > 0)
+    pairs = tuple(edges[i] for i in usable[used > 0].tolist())
     matched = {edge.mentee_id for edge in pairs}
     return Assignment(pairs=pairs, unmatched=tuple(m for m in mentee_index if m not in matched))
+
+
+def _integer_cost(values: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Scores in integer millionths, rounded half to even as Python's round() does."""
+    return np.rint(values * SCALE).astype(np.int64)

@@ -24,6 +24,7 @@ from services.matching.circles import form_circles
 from services.matching.forms import as_mentee, mentors_for, request_key
 from services.matching.proposals import SERVICE, Matcher, Pool, seat_owner
 from services.matching.scoring import Score, rank_mentors, score
+from services.matching.shortlist import cohort_edges
 from services.runtime import outbox
 from services.runtime.errors import UnprocessableMessage
 from services.runtime.logging import get_logger
@@ -126,6 +127,20 @@ class CohortRounds:
 
     def _edges(self, requests: list[Document], pool: Pool, programme: Programme, limit: int) -> list[Edge]:
         declined = frozenset((m, r["mentee_id"]) for r in requests for m in r["declined"])
+        if programme.kind is MentorshipKind.ONE_TO_ONE:
+            ids = {r["mentee_id"]: r["_id"] for r in requests}
+            mentors = [p for p in pool.people.values() if p.mentor]
+            edges = cohort_edges(
+                [pool.people[r["mentee_id"]] for r in requests],
+                mentors,
+                programme,
+                managers=pool.managers,
+                declined=declined,
+                capacities={m.person_id: max(0, m.mentor_capacity - pool.held[m.person_id]) for m in mentors},
+                best=limit,
+                priced=limit,
+            )
+            return [Edge(ids[edge.mentee_id], edge.mentor_id, edge.score) for edge in edges]
         # Reverse mentors differ per mentee (juniors covering that senior's goals): few enough
         # to rank one mentee at a time.
         edges = []

@@ -1,0 +1,512 @@
+"""``scoring``'s eligibility and score for millions of pairs at once.
+
+A cohort round weighs every waiting mentee against many mentors. ``scoring.score`` builds an
+explained breakdown per pair, which is what a proposal publishes but far too slow to rank a
+large cohort, so this module turns each side of the round into columns once (numpy arrays)
+and computes, for arrays of pair indices, the very totals ``scoring.score`` gives and the very
+verdicts of ``scoring.ineligibility``. The unit tests hold the two to agreement pair by pair.
+
+Totals are kept in integer millionths: ``scoring`` rounds every contribution to six decimals
+and their sum again, so a total is exactly (sum of the contributions' millionths) / 10⁶, and
+every criterion but skill coverage takes so few values that its contributions are looked up
+in a table computed with Python's own arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from contracts.programmes import Programme
+from services.matching.candidates import MINUTES_PER_WEEK, Candidate, Interval
+from services.matching.candidates import _merge as merge_intervals
+from services.matching.scoring import NEUTRAL, TARGET_OVERLAP_MINUTES
+
+Ints = NDArray[np.int64]
+Floats = NDArray[np.float64]
+Bools = NDArray[np.bool_]
+Words = NDArray[np.uint64]
+
+# Availability is compared on half-hour slots: whole and half-hour time zones and windows
+# starting on the hour or half hour land on them, so counting shared slots is exact for them;
+# anyone else (a 5:45 zone, a window at 9:10) is compared interval by interval instead.
+SLOT_MINUTES = 30
+SLOTS = MINUTES_PER_WEEK // SLOT_MINUTES
+SLOT_WORDS = -(-SLOTS // 64)
+# How far up a management chain ``scoring.management_chain`` looks (its default limit).
+CHAIN_DEPTH = 50
+# Pairs are scored in slices this long, so the temporaries stay in the processor's cache.
+SLICE = 16384
+DECIMALS = 1_000_000
+
+# Bits of ``Side.flags``.
+HAS_LEVEL = 1
+HAS_AVAILABILITY = 2
+HAS_LANGUAGES = 4
+HAS_TEAM = 8
+ON_GRID = 16  # every availability interval on slot boundaries: slots count its minutes exactly
+EXTERNAL = 32
+ACCEPTS_EXTERNAL = 64
+SAME_TEAM_ALLOWED = 128
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a round as columns; row ``i`` describes ``people[i]``."""
+
+    people: Sequence[Candidate]
+    person: Ints  # the person's number in the round, shared by both sides
+    flags: NDArray[np.uint8]
+    level: Ints  # 0 when unknown
+    offset: Floats  # hours from UTC, NaN when unknown
+    team: Ints  # -1 when unknown
+    max_gap: Floats  # +inf without a limit
+    languages: Words  # (words, rows): a bit per language of the round
+    slots: Words  # (SLOT_WORDS, rows): the half-hour slots any availability touches
+
+    def has(self, flag: int) -> Bools:
+        return np.asarray((self.flags & flag) != 0, dtype=np.bool_)
+
+
+@dataclass(frozen=True)
+class Skills:
+    """What mentors can cover of what mentees want.
+
+    ``terms`` are the goals some mentor has as a skill. ``goals[c][row]`` is a mentee's c-th
+    goal in name order (the order ``scoring`` adds them in) as a term, ``len(terms)`` for a
+    goal no mentor covers; ``codes[term * mentors + mentor]`` points into ``weights``, whose
+    entry 0 is 0.0 (term-major: a mentee's candidates are looked up in one row).
+    """
+
+    terms: list[str]
+    goals: NDArray[np.int64]  # (widest list of terms, mentees)
+    goal_count: Ints  # all goals, terms or not: coverage is shared out over all of them
+    term_count: Ints
+    codes: NDArray[np.integer]
+    weights: Floats
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Contributions in millionths, computed by Python exactly as ``scoring.score`` does."""
+
+    shares: tuple[float, float, float, float, float]  # of the criteria, in scoring's order
+    seniority: Ints  # by distance outside the programme's gap range, 3 and beyond alike
+    availability: Ints  # by shared minutes up to TARGET_OVERLAP_MINUTES
+    language: Ints  # no shared language, shared
+    cross_team: Ints  # same team, other team
+    neutral: tuple[int, int, int, int]  # seniority, availability, language, cross team
+
+
+@dataclass(frozen=True)
+class Round:
+    """Everything pair scoring needs, built once per round."""
+
+    mentees: Side
+    mentors: Side
+    skills: Skills
+    tables: Tables
+    seniority: tuple[int, int]
+    banned: Ints  # sorted pair keys (mentee row × mentors + mentor row) never to propose
+
+    @property
+    def shares(self) -> tuple[float, float, float, float, float]:
+        return self.tables.shares
+
+
+def build_round(
+    mentees: Sequence[Candidate],
+    mentors: Sequence[Candidate],
+    programme: Programme,
+    *,
+    managers: Mapping[str, str | None],
+    declined: frozenset[tuple[str, str]],
+) -> Round:
+    """Columns for both sides; callers pass distinct, active mentees and distinct mentors."""
+    names: dict[str, int] = {}
+    teams: dict[str, int] = {}
+    languages: dict[str, int] = {}
+    for person in (*mentees, *mentors):
+        for language in sorted(person.languages):
+            languages.setdefault(language, len(languages))
+    mentee_side = _side(mentees, names, teams, languages, mentor=False)
+    mentor_side = _side(mentors, names, teams, languages, mentor=True)
+    return Round(
+        mentees=mentee_side,
+        mentors=mentor_side,
+        skills=_skills(mentees, mentors),
+        tables=_tables(programme),
+        seniority=(programme.min_seniority_gap, programme.max_seniority_gap),
+        banned=_banned(mentee_side, mentor_side, names, managers, declined),
+    )
+
+
+def _side(
+    people: Sequence[Candidate],
+    names: dict[str, int],
+    teams: dict[str, int],
+    languages: dict[str, int],
+    *,
+    mentor: bool,
+) -> Side:
+    # One pass in Python over the people, the only part of a round that cannot be vectorised.
+    words = max(1, -(-len(languages) // 64))
+    language_bits, slot_bits = bytearray(), bytearray()
+    person, flags, level, offset, team, max_gap = [], [], [], [], [], []
+    for candidate in people:
+        person.append(names.setdefault(candidate.person_id, len(names)))
+        mask = 0
+        for language in candidate.languages:
+            mask |= 1 << languages[language]
+        language_bits += mask.to_bytes(8 * words, "little")
+        touched, on_grid = _slot_mask(candidate.availability)
+        slot_bits += touched.to_bytes(8 * SLOT_WORDS, "little")
+        preferences = candidate.preferences
+        flags.append(
+            (HAS_LEVEL if candidate.level_rank is not None else 0)
+            | (HAS_AVAILABILITY if candidate.availability else 0)
+            | (HAS_LANGUAGES if candidate.languages else 0)
+            | (HAS_TEAM if candidate.team is not None else 0)
+            | (ON_GRID if on_grid else 0)
+            | (EXTERNAL if mentor and candidate.external else 0)
+            | (ACCEPTS_EXTERNAL if preferences.external_mentor else 0)
+            | (SAME_TEAM_ALLOWED if preferences.same_team_allowed else 0)
+        )
+        level.append(candidate.level_rank or 0)
+        offset.append(np.nan if candidate.utc_offset_hours is None else candidate.utc_offset_hours)
+        team.append(-1 if candidate.team is None else teams.setdefault(candidate.team, len(teams)))
+        gap = preferences.max_time_zone_gap_hours
+        max_gap.append(np.inf if gap is None else gap)
+    return Side(
+        people=people,
+        person=np.array(person, dtype=np.int64),
+        flags=np.array(flags, dtype=np.uint8),
+        level=np.array(level, dtype=np.int64),
+        offset=np.array(offset, dtype=np.float64),
+        team=np.array(team, dtype=np.int64),
+        max_gap=np.array(max_gap, dtype=np.float64),
+        languages=_columns(language_bits, words),
+        slots=_columns(slot_bits, SLOT_WORDS),
+    )
+
+
+def _columns(raw: bytearray, words: int) -> Words:
+    """Little-endian words, one row of ``words`` per person, as (words, people) columns."""
+    rows = np.frombuffer(bytes(raw), dtype="<u8").astype(np.uint64).reshape(-1, words)
+    return np.ascontiguousarray(rows.T)
+
+
+def _slot_mask(intervals: tuple[Interval, ...]) -> tuple[int, bool]:
+    """The half-hour slots any interval touches, and whether they count its minutes exactly."""
+    mask, exact = 0, True
+    for lo, hi in intervals:
+        if lo % SLOT_MINUTES or hi % SLOT_MINUTES or lo < 0 or hi > MINUTES_PER_WEEK:
+            exact = False
+        first = min(max(lo, 0), MINUTES_PER_WEEK) // SLOT_MINUTES
+        last = -(-min(max(hi, 0), MINUTES_PER_WEEK) // SLOT_MINUTES)
+        if last > first:
+            mask |= ((1 << (last - first)) - 1) << first
+    return mask, exact
+
+
+def _intervals(side: Side, rows: Ints) -> tuple[Ints, Ints]:
+    """Merged availability of the given rows as padded (start, end) minute arrays: read off
+    the slots where those count exactly, merged from the intervals elsewhere."""
+    bits = slot_matrix(side, rows).astype(np.int8)
+    edges = np.diff(np.pad(bits, ((0, 0), (1, 1))), axis=1)
+    which, starts = np.nonzero(edges == 1)
+    ends = np.nonzero(edges == -1)[1]
+    column = np.arange(len(which)) - np.searchsorted(which, which)
+    off_grid = {
+        at: merge_intervals(side.people[row].availability)
+        for at, row in enumerate(rows.tolist())
+        if not side.flags[row] & ON_GRID
+    }
+    width = max([int(column.max(initial=-1)) + 1, *(len(x) for x in off_grid.values())])
+    lo = np.zeros((len(rows), width), dtype=np.int64)
+    hi = np.zeros((len(rows), width), dtype=np.int64)
+    lo[which, column], hi[which, column] = starts * SLOT_MINUTES, ends * SLOT_MINUTES
+    for at, intervals in off_grid.items():
+        lo[at], hi[at] = 0, 0
+        for place, (start, end) in enumerate(intervals):
+            lo[at, place], hi[at, place] = start, end
+    return lo, hi
+
+
+def slot_matrix(side: Side, rows: Ints | None = None) -> NDArray[np.uint8]:
+    """(rows, SLOTS) 0/1: the half-hour slots each person's availability touches."""
+    words = side.slots.T if rows is None else side.slots.T[rows]
+    raw = np.ascontiguousarray(words).astype("<u8").view(np.uint8)
+    return np.unpackbits(raw, axis=1, bitorder="little")[:, :SLOTS]
+
+
+def _skills(mentees: Sequence[Candidate], mentors: Sequence[Candidate]) -> Skills:
+    wanted = {goal for person in mentees for goal in person.goals}
+    terms = sorted({skill for person in mentors for skill in person.skills if skill in wanted})
+    term_of = {term: column for column, term in enumerate(terms)}
+    nothing = len(terms)
+    lists = [[term_of[g] for g in sorted(p.goals) if g in term_of] for p in mentees]
+    width = max((len(x) for x in lists), default=0)
+    goals = np.full((max(width, 1), len(mentees)), nothing, dtype=np.int64)
+    for row, covered in enumerate(lists):
+        goals[: len(covered), row] = covered
+    places: list[int] = []
+    values: list[float] = [0.0]
+    for row, person in enumerate(mentors):
+        for skill, weight in person.skills.items():
+            column = term_of.get(skill)
+            if column is not None:
+                places.append(column * len(mentors) + row)
+                values.append(weight)
+    # Code 0 must mean "not a skill", so 0.0 leads the table whatever sorts before it.
+    table = [0.0, *sorted(set(values[1:]) - {0.0})]
+    code_of = {value: code for code, value in enumerate(table)}
+    # Codes as narrow as the table allows: the mentor × term array is the round's largest.
+    dtype = np.uint8 if len(table) <= 1 << 8 else np.uint16 if len(table) <= 1 << 16 else np.int64
+    codes: NDArray[np.integer] = np.zeros(len(mentors) * (nothing + 1), dtype=dtype)
+    codes[np.array(places, dtype=np.int64)] = np.array([code_of[v] for v in values[1:]], dtype=dtype)
+    return Skills(
+        terms=terms,
+        goals=goals,
+        goal_count=np.array([len(p.goals) for p in mentees], dtype=np.int64),
+        term_count=np.array([len(x) for x in lists], dtype=np.int64),
+        codes=codes,
+        weights=np.array(table, dtype=np.float64),
+    )
+
+
+def _tables(programme: Programme) -> Tables:
+    weights = programme.weights
+    raw = (
+        weights.skill_coverage,
+        weights.seniority_gap,
+        weights.availability_overlap,
+        weights.shared_language,
+        weights.cross_team,
+    )
+    total_weight = sum(raw)
+    shares = (
+        raw[0] / total_weight,
+        raw[1] / total_weight,
+        raw[2] / total_weight,
+        raw[3] / total_weight,
+        raw[4] / total_weight,
+    )
+    _, seniority, availability, language, cross_team = shares
+
+    def millionths(share: float, value: float) -> int:
+        return round(round(share * value, 6) * DECIMALS)
+
+    return Tables(
+        shares=shares,
+        seniority=np.array(
+            [millionths(seniority, 1.0)] + [millionths(seniority, max(0.0, 1 - d / 3)) for d in (1, 2, 3)],
+            dtype=np.int64,
+        ),
+        availability=np.array(
+            [
+                millionths(availability, min(1.0, minutes / TARGET_OVERLAP_MINUTES))
+                for minutes in range(TARGET_OVERLAP_MINUTES + 1)
+            ],
+            dtype=np.int64,
+        ),
+        language=np.array([millionths(language, 0.0), millionths(language, 1.0)], dtype=np.int64),
+        cross_team=np.array([millionths(cross_team, 0.0), millionths(cross_team, 1.0)], dtype=np.int64),
+        neutral=(
+            millionths(seniority, NEUTRAL),
+            millionths(availability, NEUTRAL),
+            millionths(language, NEUTRAL),
+            millionths(cross_team, NEUTRAL),
+        ),
+    )
+
+
+def _banned(
+    mentees: Side,
+    mentors: Side,
+    names: dict[str, int],
+    managers: Mapping[str, str | None],
+    declined: frozenset[tuple[str, str]],
+) -> Ints:
+    """Pairs ruled out by a management chain (either way) or declined before, as pair keys."""
+    for person, manager in managers.items():
+        names.setdefault(person, len(names))
+        if manager is not None:
+            names.setdefault(manager, len(names))
+    parent = np.full(len(names), -1, dtype=np.int64)
+    for person, manager in managers.items():
+        if manager is not None:
+            parent[names[person]] = names[manager]
+    as_mentee = np.full(len(names), -1, dtype=np.int64)
+    as_mentee[mentees.person] = np.arange(len(mentees.person))
+    as_mentor = np.full(len(names), -1, dtype=np.int64)
+    as_mentor[mentors.person] = np.arange(len(mentors.person))
+    width = len(mentors.person)
+    keys: list[Ints] = []
+    for rows, above in _chains(parent, mentees.person):
+        mentor = as_mentor[above]
+        keys.append(rows[mentor >= 0] * width + mentor[mentor >= 0])
+    for rows, above in _chains(parent, mentors.person):
+        mentee = as_mentee[above]
+        keys.append(mentee[mentee >= 0] * width + rows[mentee >= 0])
+    mentee_row = {p.person_id: row for row, p in enumerate(mentees.people)}
+    mentor_row = {p.person_id: row for row, p in enumerate(mentors.people)}
+    pairs = [
+        mentee_row[mentee] * width + mentor_row[mentor]
+        for mentor, mentee in declined
+        if mentee in mentee_row and mentor in mentor_row
+    ]
+    keys.append(np.array(pairs, dtype=np.int64))
+    return np.unique(np.concatenate(keys))
+
+
+def _chains(parent: Ints, starts: Ints) -> Iterator[tuple[Ints, Ints]]:
+    """(row, manager) for every manager within CHAIN_DEPTH steps above each start.
+
+    Following a cycle revisits managers already yielded, so the set of managers is exactly
+    ``management_chain``'s, which stops at the first repeat."""
+    rows = np.arange(len(starts), dtype=np.int64)
+    current = parent[starts]
+    for _ in range(CHAIN_DEPTH):
+        live = current >= 0
+        rows, current = rows[live], current[live]
+        if len(rows) == 0:
+            return
+        yield rows, current
+        current = parent[current]
+
+
+def score_pairs(round_: Round, mentee_rows: Ints, mentor_rows: Ints) -> tuple[Ints, Bools]:
+    """For each pair: ``scoring.score(...).total`` in integer millionths, and whether
+    ``scoring.ineligibility(...)`` is None."""
+    millionths = np.empty(len(mentee_rows), dtype=np.int64)
+    eligible = np.empty(len(mentee_rows), dtype=np.bool_)
+    for start in range(0, len(mentee_rows), SLICE):
+        part = slice(start, start + SLICE)
+        millionths[part], eligible[part] = _slice(round_, mentee_rows[part], mentor_rows[part])
+    # The rare pairs that need more than slot arithmetic are redone together, not slice by
+    # slice: their cost is in the number of numpy calls, not the number of pairs.
+    _measure_off_grid(round_, mentee_rows, mentor_rows, millionths)
+    eligible &= ~_banned_pairs(round_, mentee_rows * len(round_.mentors.person) + mentor_rows)
+    return millionths, eligible
+
+
+def _slice(round_: Round, e: Ints, m: Ints) -> tuple[Ints, Bools]:
+    mentees, mentors, tables = round_.mentees, round_.mentors, round_.tables
+    mine, theirs = mentees.flags[e], mentors.flags[m]
+    both = mine & theirs
+    team, other_team = mentees.team[e], mentors.team[m]
+
+    ok: Bools = mentees.person[e] != mentors.person[m]
+    ok &= ((theirs & EXTERNAL) == 0) | ((mine & ACCEPTS_EXTERNAL) != 0)
+    ok &= (team < 0) | (team != other_team) | ((both & SAME_TEAM_ALLOWED) != 0)
+    gap = np.abs(mentees.offset[e] - mentors.offset[m])
+    ok &= ~(gap > np.minimum(mentees.max_gap[e], mentors.max_gap[m]))
+
+    neutral = tables.neutral
+    total = _skill_millionths(round_.skills, tables.shares[0], e, m)
+    total += np.where((both & HAS_LEVEL) != 0, _seniority_millionths(round_, e, m), neutral[0])
+    minutes = np.minimum(_slot_minutes(mentees.slots, mentors.slots, e, m), TARGET_OVERLAP_MINUTES)
+    total += np.where((both & HAS_AVAILABILITY) != 0, tables.availability[minutes], neutral[1])
+    spoken = _shared_language(mentees.languages, mentors.languages, e, m)
+    total += np.where((both & HAS_LANGUAGES) != 0, tables.language[spoken.view(np.int8)], neutral[2])
+    other = (team != other_team).view(np.int8)
+    total += np.where((both & HAS_TEAM) != 0, tables.cross_team[other], neutral[3])
+    return total, ok
+
+
+def _banned_pairs(round_: Round, keys: Ints) -> Bools:
+    """Which pair keys a management chain or an earlier decline rules out."""
+    banned = round_.banned
+    hit = np.zeros(len(keys), dtype=np.bool_)
+    if len(banned) == 0 or len(keys) == 0:
+        return hit
+    if bool((keys[1:] > keys[:-1]).all()):
+        # Sorted distinct keys (a round's candidates): look the few banned pairs up in them.
+        spot = np.minimum(np.searchsorted(keys, banned), len(keys) - 1)
+        hit[spot[keys[spot] == banned]] = True
+        return hit
+    spot = np.minimum(np.searchsorted(banned, keys), len(banned) - 1)
+    return np.asarray(banned[spot] == keys)
+
+
+def _measure_off_grid(round_: Round, e: Ints, m: Ints, millionths: Ints) -> None:
+    """Correct the availability of pairs whose intervals are not on the slot grid."""
+    mentees, mentors = round_.mentees, round_.mentors
+    both = mentees.flags[e] & mentors.flags[m]
+    odd = np.flatnonzero(((both & HAS_AVAILABILITY) != 0) & ((both & ON_GRID) == 0))
+    if len(odd) == 0:
+        return
+    e, m = e[odd], m[odd]
+    slots = np.minimum(_slot_minutes(mentees.slots, mentors.slots, e, m), TARGET_OVERLAP_MINUTES)
+    mentee_rows, e = np.unique(e, return_inverse=True)
+    mentor_rows, m = np.unique(m, return_inverse=True)
+    exact = _overlap(_intervals(mentees, mentee_rows), _intervals(mentors, mentor_rows), e, m)
+    exact = np.minimum(exact, TARGET_OVERLAP_MINUTES)
+    table = round_.tables.availability
+    millionths[odd] += table[exact] - table[slots]
+
+
+def _skill_millionths(skills: Skills, share: float, e: Ints, m: Ints) -> Ints:
+    count = skills.goal_count[e]
+    covered = np.zeros(len(e), dtype=np.float64)
+    mentors = len(skills.codes) // (len(skills.terms) + 1)
+    terms = skills.term_count[e]
+    widest = int(terms.max(initial=0))
+    for column, goals in enumerate(skills.goals[:widest]):
+        # Goals no mentor covers add 0.0 and are left out, so later columns hold fewer pairs.
+        rows = slice(None) if column == 0 else np.flatnonzero(terms > column)
+        covered[rows] += skills.weights[skills.codes[goals[e[rows]] * mentors + m[rows]]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(count > 0, covered / count, NEUTRAL)
+    return round_six_millionths(share * value)
+
+
+def round_six_millionths(x: Floats) -> Ints:
+    """``round(x, 6)`` in millionths for every element, as Python rounds: scaling by a
+    million can move a value lying within a hair of half a millionth across the boundary,
+    so those few are rounded by Python itself."""
+    scaled = x * DECIMALS
+    rounded = np.rint(scaled)
+    near_half = np.abs(np.abs(scaled - rounded) - 0.5) < 1e-6
+    if near_half.any():
+        for spot in np.flatnonzero(near_half).tolist():
+            rounded[spot] = round(round(float(x[spot]), 6) * DECIMALS)
+    return rounded.astype(np.int64)
+
+
+def _seniority_millionths(round_: Round, e: Ints, m: Ints) -> Ints:
+    low, high = round_.seniority
+    gap = round_.mentors.level[m] - round_.mentees.level[e]
+    distance = np.minimum(np.maximum(np.maximum(low - gap, gap - high), 0), 3)
+    return np.asarray(round_.tables.seniority[distance], dtype=np.int64)
+
+
+def _slot_minutes(mine: Words, theirs: Words, e: Ints, m: Ints) -> Ints:
+    """Minutes of the half-hour slots both touch (exact when both are on the grid)."""
+    slots = np.zeros(len(e), dtype=np.uint16)
+    for a, b in zip(mine, theirs, strict=True):
+        slots += np.bitwise_count(a[e] & b[m])
+    return slots.astype(np.int64) * SLOT_MINUTES
+
+
+def _overlap(left: tuple[Ints, Ints], right: tuple[Ints, Ints], e: Ints, m: Ints) -> Ints:
+    """Minutes shared by two rows' merged intervals: every piece of one against every piece
+    of the other (each side's pieces are disjoint, so nothing counts twice)."""
+    total = np.zeros(len(e), dtype=np.int64)
+    a_lo, a_hi = left[0][e], left[1][e]
+    b_lo, b_hi = right[0][m], right[1][m]
+    for r in range(a_lo.shape[1]):
+        for s in range(b_lo.shape[1]):
+            total += np.maximum(0, np.minimum(a_hi[:, r], b_hi[:, s]) - np.maximum(a_lo[:, r], b_lo[:, s]))
+    return total
+
+
+def _shared_language(mine: Words, theirs: Words, e: Ints, m: Ints) -> Bools:
+    shared = np.zeros(len(e), dtype=np.bool_)
+    for a, b in zip(mine, theirs, strict=True):
+        shared |= (a[e] & b[m]) != 0
+    return shared

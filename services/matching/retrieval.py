@@ -1,0 +1,482 @@
+"""Candidate pairs for a large cohort round, found without weighing every pair.
+
+A round of 100,000 mentees and 25,000 mentors has 2.5 billion pairs, too many to score, so
+this module proposes a few hundred mentors per mentee; ``pairwise`` then scores them exactly.
+Three ideas carry it:
+
+- *Profiles*: people with the same UTC offset, level and external flag (a mentor's) or
+  opt-in (a mentee's) and time-zone limit share everything in the score but skills, personal
+  availability, languages and teams, so those are estimated once per profile and person on
+  the other side (``Estimates``): seniority exactly, availability, languages and teams as the
+  profile's average, and pairs the profile may never form ruled out.
+- *Blocking by skill*: for each goal, the mentees wanting it are clustered by offset and
+  level, and each cluster keeps the ``PER_GOAL`` mentors covering the goal who promise its
+  members the most on average (the cluster's mean goal vector against each mentor's skills,
+  plus the estimate); the same from the mentors' side, each cluster of mentors keeping the
+  ``PER_SKILL`` mentees wanting the skill they suit best. Mentors also get the mentees
+  without goals that suit their profile best: those are the mentees who can take any seat.
+- *Blocking by time*: two shared hours score as much availability as more, so for each goal
+  and each half hour the mentors free for the two hours from then are listed, and a mentee
+  free then too gets ``PER_START`` of them: personal availability, which profiles blur.
+
+Every mentee also gets the ``FALLBACK`` mentors with the best estimate for its profile
+(``FALLBACK_WIDE`` without goals), so no one is left without candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from services.matching.pairwise import (
+    ACCEPTS_EXTERNAL,
+    EXTERNAL,
+    HAS_AVAILABILITY,
+    HAS_LANGUAGES,
+    HAS_LEVEL,
+    HAS_TEAM,
+    ON_GRID,
+    SAME_TEAM_ALLOWED,
+    SLOT_MINUTES,
+    Bools,
+    Ints,
+    Round,
+    Side,
+    slot_matrix,
+)
+from services.matching.scoring import NEUTRAL, TARGET_OVERLAP_MINUTES
+
+Reals = NDArray[np.float32]
+Pairs = tuple[Ints, Ints]  # (mentee rows, mentor rows)
+
+PER_GOAL = 144
+PER_START = 8
+FALLBACK = 48
+FALLBACK_WIDE = 384
+PER_SKILL = 48
+MENTOR_FALLBACK = 256
+COMPANIONS = 16  # terms a cluster's mean goal vector keeps
+_HOURS = 7 * 24
+_UNKNOWN = -(10**6)
+
+
+def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Pairs]:
+    """Candidate (mentee row, mentor row) pairs, in batches, with repeats."""
+    mentee_side = _Grouped.of(round_, mentees=True)
+    terms = _Terms.of(round_)
+    yield from _fallback(mentee_side, FALLBACK, FALLBACK_WIDE, round_.skills.goal_count == 0)
+    yield from _by_goal(round_, terms, mentee_side)
+    yield from _by_shared_time(round_, terms)
+    if both_ways:
+        mentor_side = _Grouped.of(round_, mentees=False)
+        goalless = np.flatnonzero(round_.skills.goal_count == 0)
+        for mentors, mentees in _fallback(mentor_side, MENTOR_FALLBACK, 0, None, columns=goalless):
+            yield mentees, mentors
+        for mentors, mentees in _by_skill(round_, terms, mentor_side):
+            yield mentees, mentors
+
+
+# --- profiles and estimates ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Profiles:
+    """Rows grouped by UTC offset and level."""
+
+    of: Ints  # each row's profile
+    rows: Ints  # rows ordered by profile
+    starts: Ints  # where each profile begins in ``rows``
+    sample: Ints  # the row each profile's eligibility is judged by (see ``_profiles``)
+
+    @property
+    def count(self) -> int:
+        return len(self.starts)
+
+    def members(self, profile: int) -> Ints:
+        end = self.starts[profile + 1] if profile + 1 < self.count else len(self.rows)
+        return self.rows[self.starts[profile] : end]
+
+
+def _profiles(side: Side, *, mentors: bool) -> _Profiles:
+    """Profiles by offset and level; each is judged eligible as its most open member: one
+    without a time-zone limit if any, and not taking external mentors (or not being one)
+    unless all do, as few do."""
+    offset = np.where(np.isnan(side.offset), _UNKNOWN, np.rint(np.nan_to_num(side.offset) * 60)).astype(
+        np.int64
+    )
+    level = np.where(side.has(HAS_LEVEL), side.level, _UNKNOWN)
+    of = _group_of(offset, level)
+    external = side.has(EXTERNAL if mentors else ACCEPTS_EXTERNAL)
+    rows = np.lexsort((external, -side.max_gap, of))
+    starts = np.searchsorted(of[rows], np.arange(int(of.max(initial=-1)) + 1))
+    return _Profiles(of=of, rows=rows, starts=starts, sample=rows[starts])
+
+
+@dataclass(frozen=True)
+class _Grouped:
+    """One side grouped into profiles, and for each profile and each person on the other
+    side the expected score of the pair without skill coverage (minus infinity where the
+    profile may never pair with them)."""
+
+    round_: Round
+    mentees: bool  # whether the grouped side is the mentees'
+    profiles: _Profiles
+    estimate: Reals  # (rows of the other side, profiles): a row per person gathers fast
+
+    @staticmethod
+    def of(round_: Round, *, mentees: bool) -> _Grouped:
+        side = round_.mentees if mentees else round_.mentors
+        profiles = _profiles(side, mentors=not mentees)
+        estimate = _Estimator(round_, profiles, mentees).matrix()
+        return _Grouped(round_=round_, mentees=mentees, profiles=profiles, estimate=estimate)
+
+    @property
+    def side(self) -> Side:
+        return self.round_.mentees if self.mentees else self.round_.mentors
+
+    @property
+    def other(self) -> Side:
+        return self.round_.mentors if self.mentees else self.round_.mentees
+
+
+class _Estimator:
+    """Builds ``_Grouped.estimate``. Everything but availability depends on a handful of a
+    person's features, so it is worked out once per *kind* of person on the other side
+    (same level, offset, limit, flags, languages); availability is personal and added."""
+
+    def __init__(self, round_: Round, profiles: _Profiles, mentees: bool) -> None:
+        self.round_, self.profiles, self.mentees = round_, profiles, mentees
+        self.side = round_.mentees if mentees else round_.mentors
+        self.other = round_.mentors if mentees else round_.mentees
+        available = self.side.has(HAS_AVAILABILITY)
+        self.present = _mean(available.astype(np.float64), profiles).astype(np.float32)
+        hours = _mean(_hours(self.side) * available[:, None], profiles)
+        self.hours = (hours / np.maximum(self.present, 1e-9)[:, None]).astype(np.float32)
+        masks, language = np.unique(self.side.languages.T, axis=0, return_inverse=True)
+        self.language_share = _mean(np.eye(len(masks))[language.reshape(-1)], profiles).astype(np.float32)
+        self.masks = masks
+        self.team_known = _mean(self.side.has(HAS_TEAM).astype(np.float64), profiles).astype(np.float32)
+        self.other_hours = _hours(self.other)
+        self.kind, self.sample = self._kinds()
+
+    def _kinds(self) -> tuple[Ints, Ints]:
+        """Each person's kind on the other side, and one person of each kind."""
+        other = self.other
+        goalless = (
+            self.round_.skills.goal_count == 0 if not self.mentees else np.zeros(len(other.person), bool)
+        )
+        kind = _group_of(
+            other.level,
+            np.nan_to_num(other.offset * 60, nan=_UNKNOWN).astype(np.int64),
+            np.nan_to_num(other.max_gap * 60, posinf=-1).astype(np.int64),
+            (other.flags & (0xFF ^ (HAS_AVAILABILITY | ON_GRID | SAME_TEAM_ALLOWED))).astype(np.int64),
+            goalless.astype(np.int64),
+            *(word.view(np.int64) for word in other.languages),
+        )
+        sample = np.full(int(kind.max(initial=-1)) + 1, -1, dtype=np.int64)
+        sample[kind[::-1]] = np.arange(len(kind) - 1, -1, -1)
+        return kind, sample
+
+    def matrix(self) -> Reals:
+        """(other side's rows, profiles) estimates, minus infinity where never allowed."""
+        shares = np.array(self.round_.shares, dtype=np.float32)
+        columns = self.sample
+        by_kind = (
+            shares[1] * self._seniority(columns)
+            + shares[3] * self._language(columns)
+            + shares[4] * self._team(columns)
+        )
+        if not self.mentees:
+            # A mentee without goals scores neutral coverage with anyone; others score 0
+            # with a mentor sharing none of their goals (those sharing one are found per goal).
+            goalless = self.round_.skills.goal_count[columns] == 0
+            by_kind += shares[0] * np.float32(NEUTRAL) * goalless[None, :]
+        by_kind = np.where(self._allowed(columns), by_kind, -np.inf).astype(np.float32).T.copy()
+        width = len(self.other.person)
+        out = np.empty((width, self.profiles.count), dtype=np.float32)
+        for start in range(0, width, 1 << 14):
+            rows = np.arange(start, min(width, start + (1 << 14)), dtype=np.int64)
+            out[rows] = by_kind[self.kind[rows]] + shares[2] * self._availability(rows).T
+        return out
+
+    def _seniority(self, columns: Ints) -> Reals:
+        low, high = self.round_.seniority
+        sample = self.profiles.sample
+        mine, theirs = self.side.level[sample][:, None], self.other.level[columns][None, :]
+        gap = theirs - mine if self.mentees else mine - theirs
+        distance = np.minimum(np.maximum(np.maximum(low - gap, gap - high), 0), 3).astype(np.float32)
+        value = 1 - distance / 3
+        known = self.side.has(HAS_LEVEL)[sample][:, None] & self.other.has(HAS_LEVEL)[columns][None, :]
+        return np.where(known, value, np.float32(NEUTRAL))
+
+    def _availability(self, columns: Ints) -> Reals:
+        minutes = 60 * (self.hours @ self.other_hours[columns].T)
+        value = np.minimum(np.float32(1), minutes / TARGET_OVERLAP_MINUTES)
+        value = np.where(self.other.has(HAS_AVAILABILITY)[columns][None, :], value, np.float32(NEUTRAL))
+        present = self.present[:, None]
+        return present * value + (1 - present) * np.float32(NEUTRAL)
+
+    def _language(self, columns: Ints) -> Reals:
+        spoken = np.zeros((len(self.masks), len(columns)), dtype=np.bool_)
+        for word, theirs in enumerate(self.other.languages):
+            spoken |= (self.masks[:, word][:, None] & theirs[columns][None, :]) != 0
+        stated = (self.masks != 0).any(axis=1)[:, None] & self.other.has(HAS_LANGUAGES)[columns][None, :]
+        value = np.where(stated, spoken.astype(np.float32), np.float32(NEUTRAL))
+        return self.language_share @ value
+
+    def _team(self, columns: Ints) -> Reals:
+        # Teammates are rarely both allowed, so a known team is taken to differ.
+        known = self.team_known[:, None]
+        value = np.where(self.other.has(HAS_TEAM)[columns][None, :], np.float32(1), np.float32(NEUTRAL))
+        return known * value + (1 - known) * np.float32(NEUTRAL)
+
+    def _allowed(self, columns: Ints) -> Bools:
+        """External mentors only for those who opted in; no time-zone gap beyond a limit."""
+        sample = self.profiles.sample
+        gap = np.abs(self.side.offset[sample][:, None] - self.other.offset[columns][None, :])
+        limit = np.minimum(self.side.max_gap[sample][:, None], self.other.max_gap[columns][None, :])
+        ok: Bools = ~(gap > limit)
+        mine, theirs = self.side.flags[sample][:, None], self.other.flags[columns][None, :]
+        mentee_flags, mentor_flags = (mine, theirs) if self.mentees else (theirs, mine)
+        ok &= ((mentor_flags & EXTERNAL) == 0) | ((mentee_flags & ACCEPTS_EXTERNAL) != 0)
+        return ok
+
+
+def _mean(values: NDArray[np.floating], profiles: _Profiles) -> NDArray[np.float64]:
+    """The mean of ``values`` (rows × ...) over each profile's members."""
+    ordered = values[profiles.rows].astype(np.float64)
+    sums = np.add.reduceat(ordered, profiles.starts, axis=0)
+    sizes = np.diff(np.append(profiles.starts, len(profiles.rows)))
+    return np.asarray(sums / sizes.reshape((-1,) + (1,) * (ordered.ndim - 1)), dtype=np.float64)
+
+
+def _group_of(*columns: Ints) -> Ints:
+    """Each row's group number, rows with equal values in every column sharing one."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        # Renumber each column densely first, so that the combined key cannot overflow.
+        values, dense = np.unique(column, return_inverse=True)
+        key = key * len(values) + dense.reshape(-1)
+        _, key = np.unique(key, return_inverse=True)
+        key = key.reshape(-1).astype(np.int64)
+    return key
+
+
+def _hours(side: Side) -> Reals:
+    """The share of each hour of the week someone is available (from half-hour slots)."""
+    slots = slot_matrix(side)
+    return ((slots[:, 0::2] + slots[:, 1::2]) * np.float32(0.5)).astype(np.float32)
+
+
+def _top(matrix: Reals, keep: int) -> Ints:
+    """Column indices of each row's ``keep`` largest entries, best first (all if fewer)."""
+    if matrix.shape[1] > keep:
+        part = np.argpartition(-matrix, keep - 1, axis=1)[:, :keep]
+    else:
+        part = np.broadcast_to(np.arange(matrix.shape[1]), matrix.shape)
+    order = np.argsort(-np.take_along_axis(matrix, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1).astype(np.int64)
+
+
+def _fallback(
+    grouped: _Grouped, keep: int, wide: int, wants_wide: Bools | None, columns: Ints | None = None
+) -> Iterator[Pairs]:
+    """Every member of a profile gets the ``keep`` people (of ``columns``, else everyone on
+    the other side) with the profile's best estimate, the ``wide`` best if ``wants_wide``."""
+    profiles = grouped.profiles
+    estimate = (grouped.estimate if columns is None else grouped.estimate[columns]).T
+    if columns is None:
+        columns = np.arange(estimate.shape[1], dtype=np.int64)
+    if len(columns) == 0:
+        return
+    best = _top(estimate, max(keep, wide))
+    for profile in range(profiles.count):
+        chosen = best[profile][np.isfinite(estimate[profile, best[profile]])]
+        members = profiles.members(profile)
+        if wants_wide is not None:
+            yield from _offer(members[wants_wide[members]], columns[chosen[:wide]])
+            members = members[~wants_wide[members]]
+        yield from _offer(members, columns[chosen[:keep]])
+
+
+def _offer(members: Ints, chosen: Ints) -> Iterator[Pairs]:
+    if len(members) and len(chosen):
+        yield np.repeat(members, len(chosen)), np.tile(chosen, len(members))
+
+
+# --- blocking by skill -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """Who wants and who offers each term (a goal some mentor has as a skill)."""
+
+    wanting: list[Ints]  # mentee rows by term
+    offering: list[Ints]  # mentor rows by term
+    # Mentee ``r``'s goals that are terms: entries ``goal_starts[r]`` to ``goal_starts[r + 1]``
+    # of ``goal_terms``, each worth ``goal_values`` (1 / the mentee's number of goals).
+    goal_starts: Ints
+    goal_terms: Ints
+    goal_values: NDArray[np.float64]
+
+    @staticmethod
+    def of(round_: Round) -> _Terms:
+        skills = round_.skills
+        count = len(skills.terms)
+        rows, columns = np.nonzero(count > skills.goals.T)
+        terms = skills.goals.T[rows, columns].astype(np.int64)
+        by_term = np.argsort(terms, kind="stable")
+        bounds = np.searchsorted(terms[by_term], np.arange(count + 1))
+        wanting = [rows[by_term[bounds[t] : bounds[t + 1]]].astype(np.int64) for t in range(count)]
+        offer_terms, offer_rows = np.nonzero(skills.codes.reshape(count + 1, -1)[:count])
+        offer_bounds = np.searchsorted(offer_terms, np.arange(count + 1))
+        offering = [offer_rows[offer_bounds[t] : offer_bounds[t + 1]].astype(np.int64) for t in range(count)]
+        starts = np.searchsorted(rows, np.arange(len(skills.goal_count) + 1)).astype(np.int64)
+        return _Terms(wanting, offering, starts, terms, 1.0 / skills.goal_count[rows])
+
+    def goals_of(self, rows: Ints) -> tuple[Ints, Ints, NDArray[np.float64]]:
+        """(position in ``rows``, term, value) of every goal of those mentees."""
+        counts = self.goal_starts[rows + 1] - self.goal_starts[rows]
+        owner = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
+        entry = _ranges(self.goal_starts[rows], counts)
+        return owner, self.goal_terms[entry], self.goal_values[entry]
+
+    def companions(self, term: int, rows: Ints) -> Ints:
+        """``term`` and the terms most wanted along with it by ``rows`` (its mentees): the
+        skills that make a mentor promising for them beyond the term itself."""
+        _, wanted, value = self.goals_of(rows)
+        mass = np.bincount(wanted, weights=value, minlength=len(self.wanting))
+        mass[term] = np.inf
+        chosen = np.argsort(-mass, kind="stable")[:COMPANIONS]
+        return np.sort(chosen[mass[chosen] > 0]).astype(np.int64)
+
+    def goal_vectors(self, rows: Ints, columns: Ints) -> Reals:
+        """Mentees' goal vectors (1 / number of goals per term) over the given terms."""
+        position = np.full(len(self.wanting), -1, dtype=np.int64)
+        position[columns] = np.arange(len(columns))
+        owner, term, value = self.goals_of(rows)
+        keep = position[term] >= 0
+        vectors = np.zeros((len(rows), len(columns)), dtype=np.float32)
+        vectors[owner[keep], position[term[keep]]] = value[keep]
+        return vectors
+
+
+def _ranges(starts: Ints, counts: Ints) -> Ints:
+    """The concatenation of ``range(start, start + count)`` for each pair."""
+    total = int(counts.sum())
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.arange(total, dtype=np.int64) - offsets + np.repeat(starts, counts)
+
+
+def _skill_vectors(round_: Round, rows: Ints, columns: Ints) -> Reals:
+    skills = round_.skills
+    mentors = len(round_.mentors.person)
+    places = columns[None, :] * mentors + rows[:, None]
+    return np.asarray(skills.weights[skills.codes[places]], dtype=np.float32)
+
+
+def _clusters(members: Ints, profiles: _Profiles) -> tuple[Ints, Ints]:
+    """Members grouped by profile: (profile of each cluster, cluster of each member)."""
+    present = np.zeros(profiles.count, dtype=np.int64)
+    present[profiles.of[members]] = 1
+    number = np.cumsum(present) - 1
+    return np.flatnonzero(present).astype(np.int64), number[profiles.of[members]]
+
+
+def _product(left: Reals, right: Reals) -> Reals:
+    """``left @ right.T`` over a short inner dimension, summed term by term: a BLAS call
+    per goal costs more in thread hand-offs than the product itself."""
+    out = np.zeros((left.shape[0], right.shape[0]), dtype=np.float32)
+    for column in range(left.shape[1]):
+        out += left[:, column, None] * right[None, :, column]
+    return out
+
+
+def _cluster_means(vectors: Reals, of: Ints, clusters: int) -> Reals:
+    order = np.argsort(of, kind="stable")
+    starts = np.searchsorted(of[order], np.arange(clusters))
+    sums = np.add.reduceat(vectors[order].astype(np.float64), starts, axis=0)
+    sizes = np.bincount(of, minlength=clusters).astype(np.float64)
+    return (sums / sizes[:, None]).astype(np.float32)
+
+
+def _by_goal(round_: Round, terms: _Terms, grouped: _Grouped) -> Iterator[Pairs]:
+    """For each goal: its mentees by offset and level, each cluster's ``PER_GOAL`` mentors."""
+    share = round_.shares[0]
+    for term, wanting in enumerate(terms.wanting):
+        offering = terms.offering[term]
+        if len(wanting) == 0 or len(offering) == 0:
+            continue
+        profile, of = _clusters(wanting, grouped.profiles)
+        columns = terms.companions(term, wanting)
+        wanted = _cluster_means(terms.goal_vectors(wanting, columns), of, len(profile))
+        promise = share * _product(wanted, _skill_vectors(round_, offering, columns))
+        promise += grouped.estimate[offering][:, profile].T
+        best = offering[_top(promise, PER_GOAL)]
+        yield np.repeat(wanting, best.shape[1]), best[of].reshape(-1)
+
+
+def _by_skill(round_: Round, terms: _Terms, grouped: _Grouped) -> Iterator[Pairs]:
+    """For each skill: its mentors by offset and level, each cluster's ``PER_SKILL`` mentees."""
+    share = round_.shares[0]
+    for term, offering in enumerate(terms.offering):
+        wanting = terms.wanting[term]
+        if len(wanting) == 0 or len(offering) == 0:
+            continue
+        profile, of = _clusters(offering, grouped.profiles)
+        columns = terms.companions(term, wanting)
+        offered = _cluster_means(_skill_vectors(round_, offering, columns), of, len(profile))
+        promise = share * _product(offered, terms.goal_vectors(wanting, columns))
+        promise += grouped.estimate[wanting][:, profile].T
+        best = wanting[_top(promise, PER_SKILL)]
+        yield np.repeat(offering, best.shape[1]), best[of].reshape(-1)
+
+
+# --- blocking by time --------------------------------------------------------------------
+
+
+def _starts(side: Side) -> NDArray[np.bool_]:
+    """(rows, slots): where TARGET_OVERLAP_MINUTES of availability begin without a break."""
+    slots = slot_matrix(side).astype(np.bool_)
+    run = TARGET_OVERLAP_MINUTES // SLOT_MINUTES
+    width = slots.shape[1] - run + 1
+    full = slots[:, :width].copy()
+    for step in range(1, run):
+        full &= slots[:, step : step + width]
+    return full
+
+
+def _by_shared_time(round_: Round, terms: _Terms) -> Iterator[Pairs]:
+    """For each goal and half hour, the ``PER_START`` mentors covering it best who are free
+    for two hours from then, offered to each mentee wanting it and free then too."""
+    skills = round_.skills
+    mentors = len(round_.mentors.person)
+    mentor_starts, mentee_starts = _starts(round_.mentors), _starts(round_.mentees)
+    width = mentor_starts.shape[1]
+    keys, rows, weights = [], [], []
+    for term, offering in enumerate(terms.offering):
+        if len(offering) and len(terms.wanting[term]):
+            row, start = np.nonzero(mentor_starts[offering])
+            keys.append(term * width + start)
+            rows.append(offering[row])
+            weights.append(skills.weights[skills.codes[term * mentors + offering[row]]])
+    if not keys:
+        return
+    key, row, weight = np.concatenate(keys), np.concatenate(rows), np.concatenate(weights)
+    order = np.lexsort((row, -weight, key))
+    key, row = key[order], row[order]
+    kept = (np.arange(len(key)) - np.searchsorted(key, key)) < PER_START
+    key, row = key[kept], row[kept]
+    bounds = np.searchsorted(key, np.arange(len(terms.wanting) * width + 1))
+    # Every (mentee, start) once, by mentee; then each goal's mentees look theirs up.
+    owner, start = np.nonzero(mentee_starts)
+    first = np.searchsorted(owner, np.arange(len(mentee_starts) + 1))
+    for term, wanting in enumerate(terms.wanting):
+        if len(wanting):
+            counts = first[wanting + 1] - first[wanting]
+            at = start[_ranges(first[wanting], counts)]
+            lo, hi = bounds[term * width + at], bounds[term * width + at + 1]
+            yield np.repeat(np.repeat(wanting, counts), hi - lo), row[_ranges(lo, hi - lo)]
