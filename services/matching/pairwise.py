@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from contracts.programmes import Programme
 from services.matching.candidates import MINUTES_PER_WEEK, Candidate, Interval
-from services.matching.candidates import _merge as merge_intervals
+from services.matching.candidates import _merge as merge_intervals  # as overlap_minutes merges
 from services.matching.scoring import NEUTRAL, TARGET_OVERLAP_MINUTES
 
 Ints = NDArray[np.int64]
@@ -219,7 +219,7 @@ def _intervals(side: Side, rows: Ints) -> tuple[Ints, Ints]:
     edges = np.diff(np.pad(bits, ((0, 0), (1, 1))), axis=1)
     which, starts = np.nonzero(edges == 1)
     ends = np.nonzero(edges == -1)[1]
-    column = np.arange(len(which)) - np.searchsorted(which, which)
+    column = places(which)
     off_grid = {
         at: merge_intervals(side.people[row].availability)
         for at, row in enumerate(rows.tolist())
@@ -234,6 +234,28 @@ def _intervals(side: Side, rows: Ints) -> tuple[Ints, Ints]:
         for place, (start, end) in enumerate(intervals):
             lo[at, place], hi[at, place] = start, end
     return lo, hi
+
+
+def distinct(values: Ints) -> Ints:
+    """The sorted distinct values (``np.unique`` hashes large integer arrays, far slower)."""
+    ordered = np.sort(values)
+    return ordered[_run_starts(ordered)]
+
+
+def places(ordered: Ints) -> Ints:
+    """Each element's position within its run of equal values (``ordered`` is sorted); a
+    binary search per element would cost a logarithm more on tens of millions of pairs."""
+    start_of = np.zeros(len(ordered), dtype=np.int64)
+    starts = _run_starts(ordered)
+    start_of[starts] = starts
+    np.maximum.accumulate(start_of, out=start_of)
+    return np.subtract(np.arange(len(ordered), dtype=np.int64), start_of, out=start_of)
+
+
+def _run_starts(ordered: Ints) -> Ints:
+    boundary = np.ones(len(ordered), dtype=np.bool_)
+    np.not_equal(ordered[1:], ordered[:-1], out=boundary[1:])
+    return np.flatnonzero(boundary)
 
 
 def slot_matrix(side: Side, rows: Ints | None = None) -> NDArray[np.uint8]:
@@ -360,7 +382,7 @@ def _banned(
         if mentee in mentee_row and mentor in mentor_row
     ]
     keys.append(np.array(pairs, dtype=np.int64))
-    return np.unique(np.concatenate(keys))
+    return distinct(np.concatenate(keys))
 
 
 def _chains(parent: Ints, starts: Ints) -> Iterator[tuple[Ints, Ints]]:

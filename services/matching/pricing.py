@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.matching.pairwise import Bools, Ints
+from services.matching.pairwise import Bools, Ints, places
 
 INCREMENT = 10_000  # millionths of a score point
 ROUNDS = 300
@@ -40,10 +40,11 @@ class Offers:
     score: Ints  # millionths
 
     @staticmethod
-    def of(mentee: Ints, mentor: Ints, score: Ints, seats: Ints) -> Offers:
-        """The pairs with a mentor who has seats; ``mentee`` must be sorted."""
+    def of(mentee: Ints, mentor: Ints, score: Ints, seats: Ints, mentees: int) -> Offers:
+        """The pairs with a mentor who has seats, of mentee rows below ``mentees``;
+        ``mentee`` must be sorted."""
         open_ = seats[mentor] > 0
-        starts = np.searchsorted(mentee[open_], np.arange(int(mentee.max(initial=-1)) + 2))
+        starts = np.searchsorted(mentee[open_], np.arange(mentees + 1))
         return Offers(starts.astype(np.int64), mentor[open_], score[open_])
 
 
@@ -55,11 +56,21 @@ class Outcome:
     open_seats: Bools  # by mentor row: a seat left when it stopped
 
 
-def auction(offers: Offers, capacity: Ints) -> Outcome:
-    """Seat prices from an auction over the offers, stopped after ``ROUNDS`` rounds."""
+def auction(
+    offers: Offers,
+    capacity: Ints,
+    *,
+    increment: int = INCREMENT,
+    rounds: int = ROUNDS,
+    start: Ints | None = None,
+) -> Outcome:
+    """Seat prices from an auction over the offers, stopped after ``rounds`` rounds; from
+    ``start`` prices if given (a finer auction after a coarse one: ε-scaling)."""
     run = _Auction(offers, capacity)
-    for _ in range(ROUNDS):
-        if not run.bid(INCREMENT):
+    if start is not None:
+        run.price = start.copy()
+    for _ in range(rounds):
+        if not run.bid(increment):
             break
     unseated = np.zeros(len(offers.starts) - 1, dtype=np.bool_)
     unseated[: run.mentees] = run.bidding & (run.owner < 0)
@@ -118,14 +129,21 @@ class _Auction:
     def _award(self, bidders: Ints, mentor: Ints, amount: Ints) -> None:
         """Each mentor bid for keeps its best bidders (present holders included)."""
         seats = self.holder.shape[1]
-        order = np.lexsort((bidders, -amount, mentor))
+        # By mentor, then the highest bid, then the lower mentee row (deterministic ties):
+        # one argsort of a packed key, cheaper than lexsort for the thousands of rounds.
+        ceiling = int(amount.max()) + 1
+        if len(self.price) * ceiling * max(self.mentees, 1) < 1 << 62:
+            key = (mentor * ceiling + (ceiling - 1 - amount)) * self.mentees + bidders
+            order = np.argsort(key, kind="stable")
+        else:
+            order = np.lexsort((bidders, -amount, mentor))
         bidders, mentor, amount = bidders[order], mentor[order], amount[order]
-        rank = np.arange(len(mentor)) - np.searchsorted(mentor, mentor)
+        rank = places(mentor)
         self.owner[bidders[rank >= seats]] = -1
         near = rank < seats
         bidders, mentor, amount, rank = bidders[near], mentor[near], amount[near], rank[near]
-        taking = np.unique(mentor)
-        place = np.searchsorted(taking, mentor)
+        taking = mentor[rank == 0]
+        place = np.cumsum(rank == 0) - 1
         new_holder = np.full((len(taking), seats), _SEAT_FREE, dtype=np.int64)
         new_bid = np.full((len(taking), seats), -1, dtype=np.int64)
         new_holder[place, rank], new_bid[place, rank] = bidders, amount

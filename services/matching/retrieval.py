@@ -4,23 +4,25 @@ A round of 100,000 mentees and 25,000 mentors has 2.5 billion pairs, too many to
 this module proposes a few hundred mentors per mentee; ``pairwise`` then scores them exactly.
 Three ideas carry it:
 
-- *Profiles*: people with the same UTC offset, level and external flag (a mentor's) or
-  opt-in (a mentee's) and time-zone limit share everything in the score but skills, personal
-  availability, languages and teams, so those are estimated once per profile and person on
-  the other side (``Estimates``): seniority exactly, availability, languages and teams as the
-  profile's average, and pairs the profile may never form ruled out.
-- *Blocking by skill*: for each goal, the mentees wanting it are clustered by offset and
-  level, and each cluster keeps the ``PER_GOAL`` mentors covering the goal who promise its
-  members the most on average (the cluster's mean goal vector against each mentor's skills,
-  plus the estimate); the same from the mentors' side, each cluster of mentors keeping the
-  ``PER_SKILL`` mentees wanting the skill they suit best. Mentors also get the mentees
-  without goals that suit their profile best: those are the mentees who can take any seat.
+- *Profiles*: people with the same UTC offset and level share everything in the score but
+  skills, personal availability, languages and teams, so for each profile and each person on
+  the other side the rest of the score is estimated once (``_Grouped.estimate``): seniority
+  exactly, availability, languages and teams as the profile's average, minus infinity where
+  a time-zone limit or an external mentor rules the pair out.
+- *Blocking by skill*: for each goal, the mentees wanting it are clustered by profile, and
+  each cluster keeps the ``PER_GOAL`` mentors covering the goal who promise its members the
+  most on average (the cluster's mean goal vector against each mentor's skills, plus the
+  estimate); the same from the mentors' side, each cluster of mentors keeping the
+  ``PER_SKILL`` mentees wanting the skill they suit best. Mentors also get the
+  ``MENTOR_FALLBACK`` mentees without goals who suit their profile best: those are the
+  mentees who can take any seat, which matters when seats barely cover the mentees.
 - *Blocking by time*: two shared hours score as much availability as more, so for each goal
   and each half hour the mentors free for the two hours from then are listed, and a mentee
   free then too gets ``PER_START`` of them: personal availability, which profiles blur.
 
 Every mentee also gets the ``FALLBACK`` mentors with the best estimate for its profile
-(``FALLBACK_WIDE`` without goals), so no one is left without candidates.
+(``FALLBACK_WIDE`` without goals: those rank mentors by everything but skills), so no one is
+left without candidates.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from services.matching.pairwise import (
     Ints,
     Round,
     Side,
+    places,
     slot_matrix,
 )
 from services.matching.scoring import NEUTRAL, TARGET_OVERLAP_MINUTES
@@ -59,7 +62,6 @@ FALLBACK_WIDE = 384
 PER_SKILL = 48
 MENTOR_FALLBACK = 256
 COMPANIONS = 16  # terms a cluster's mean goal vector keeps
-_HOURS = 7 * 24
 _UNKNOWN = -(10**6)
 
 
@@ -468,7 +470,7 @@ def _by_shared_time(round_: Round, terms: _Terms) -> Iterator[Pairs]:
     key, row, weight = np.concatenate(keys), np.concatenate(rows), np.concatenate(weights)
     order = np.lexsort((row, -weight, key))
     key, row = key[order], row[order]
-    kept = (np.arange(len(key)) - np.searchsorted(key, key)) < PER_START
+    kept = places(key) < PER_START
     key, row = key[kept], row[kept]
     bounds = np.searchsorted(key, np.arange(len(terms.wanting) * width + 1))
     # Every (mentee, start) once, by mentee; then each goal's mentees look theirs up.

@@ -16,7 +16,9 @@ the mentors' side too), each mentee's best mentors once seats are priced by an a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +26,16 @@ import numpy as np
 from contracts.programmes import Programme
 from services.matching.assignment import Edge
 from services.matching.candidates import Candidate
-from services.matching.pairwise import DECIMALS, Bools, Ints, Round, build_round, score_pairs
+from services.matching.pairwise import (
+    DECIMALS,
+    Bools,
+    Ints,
+    Round,
+    build_round,
+    distinct,
+    places,
+    score_pairs,
+)
 from services.matching.pricing import Offers, auction
 from services.matching.retrieval import candidate_pairs
 
@@ -36,6 +47,8 @@ _CEILING = DECIMALS + 16  # above any total: five contributions each rounded up 
 _MASK = (1 << _FIELD) - 1
 # More edges for whoever the auction left without a seat, or with seats to spare.
 LEFTOVER = 10
+# Pairs the auction bids over, per mentee and per mentor.
+OFFERED = 32
 
 
 def shortlist(
@@ -55,7 +68,8 @@ def shortlist(
     if round_ is None or k <= 0:
         return []
     weighed = _weighed(round_, k, both_ways=False)
-    return _edges(round_, weighed, _best_by_mentee(weighed, weighed.score, k, positive=False))
+    ranking = _Ranking(weighed.mentee, weighed.mentor, weighed.score, weighed.mentors)
+    return _edges(round_, weighed, ranking.top(k))
 
 
 def cohort_edges(
@@ -78,20 +92,41 @@ def cohort_edges(
     if round_ is None or max(best, priced) <= 0:
         return []
     weighed = _weighed(round_, max(best, priced), both_ways=priced > 0)
-    chosen = [_best_by_mentee(weighed, weighed.score, best, positive=False)]
+    by_mentee = _Ranking(weighed.mentee, weighed.mentor, weighed.score, weighed.mentors)
+    chosen = [by_mentee.top(best)]
     if priced > 0:
         seats = np.array(
             [max(0, capacities.get(p.person_id, 0)) for p in round_.mentors.people], dtype=np.int64
         )
-        outcome = auction(Offers.of(weighed.mentee, weighed.mentor, weighed.score, seats), seats)
-        # A mentor without a free seat is no alternative, whatever its price.
-        discounted = np.where(seats[weighed.mentor] > 0, weighed.score - outcome.price[weighed.mentor], -1)
-        seated = np.flatnonzero(outcome.seat >= 0)
-        chosen.append(seated * weighed.mentors + outcome.seat[seated])
-        chosen.append(_best_by_mentee(weighed, discounted, priced))
-        chosen.append(_best_by_mentee(weighed, discounted, LEFTOVER, only=outcome.unseated[weighed.mentee]))
-        chosen.append(_best_by_mentor(weighed, LEFTOVER, only=outcome.open_seats[weighed.mentor]))
-    return _edges(round_, weighed, np.unique(np.concatenate(chosen)))
+        chosen.extend(_priced(weighed, by_mentee, seats, priced))
+    return _edges(round_, weighed, distinct(np.concatenate(chosen)))
+
+
+def _priced(weighed: _Weighed, by_mentee: _Ranking, seats: Ints, priced: int) -> list[Ints]:
+    """Pair keys chosen with seat prices: the auction's seats, each mentee's ``priced`` best
+    at those prices, and ``LEFTOVER`` more for whoever the auction left over."""
+    open_ = seats[weighed.mentor] > 0
+    by_mentor = _Ranking(
+        weighed.mentor[open_], weighed.mentee[open_], weighed.score[open_], weighed.mentors, by_mentor=True
+    )
+    # The auction bids over each mentee's and each mentor's best pairs: deeper ones hardly
+    # ever win a bid, and leaving them out keeps its rounds short.
+    offered = np.searchsorted(
+        weighed.pairs(), distinct(np.concatenate([by_mentee.top(OFFERED), by_mentor.top(OFFERED)]))
+    )
+    offered = offered[open_[offered]]
+    e, m, score = weighed.mentee[offered], weighed.mentor[offered], weighed.score[offered]
+    outcome = auction(Offers.of(e, m, score, seats, weighed.mentees), seats)
+    seated = np.flatnonzero(outcome.seat >= 0)
+    discounted = weighed.score - outcome.price[weighed.mentor]
+    keep = open_ & (discounted > 0)
+    by_price = _Ranking(weighed.mentee[keep], weighed.mentor[keep], discounted[keep], weighed.mentors)
+    return [
+        seated * weighed.mentors + outcome.seat[seated],
+        by_price.top(priced),
+        by_price.top(LEFTOVER, only=outcome.unseated),
+        by_mentor.top(LEFTOVER, only=outcome.open_seats),
+    ]
 
 
 def _round(
@@ -128,6 +163,7 @@ class _Weighed:
     mentee: Ints
     mentor: Ints
     score: Ints
+    mentees: int  # in the round
     mentors: int
 
     def pairs(self) -> Ints:
@@ -140,46 +176,38 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool) -> _Weighed:
         keys = np.arange(mentees * mentors, dtype=np.int64)
     else:
         batches = list(candidate_pairs(round_, both_ways=both_ways))
-        keys = np.sort(np.concatenate([e * mentors + m for e, m in batches]))
-        keys = keys[np.flatnonzero(np.diff(keys, prepend=-1))]  # each pair once
+        keys = distinct(np.concatenate([e * mentors + m for e, m in batches]))  # each pair once
     e, m = keys // mentors, keys % mentors
     score, eligible = score_pairs(round_, e, m)
-    return _Weighed(e[eligible], m[eligible], score[eligible], mentors)
+    return _Weighed(e[eligible], m[eligible], score[eligible], mentees, mentors)
 
 
-def _best_by_mentee(
-    weighed: _Weighed, score: Ints, limit: int, *, positive: bool = True, only: Bools | None = None
-) -> Ints:
-    """Pair keys (mentee row × mentors + mentor row) of each mentee's ``limit`` best pairs
-    by ``score`` (ties: mentor row, which is id order); only those scoring above zero if
-    ``positive``, and only pairs marked in ``only`` if given."""
-    keep = score > (0 if positive else -1)
-    if only is not None:
-        keep &= only
-    e, m = weighed.mentee[keep], weighed.mentor[keep]
-    return _pick(e, m, score[keep], limit, weighed.mentors)
+class _Ranking:
+    """Pairs ranked within each owner (a mentee or a mentor): score descending, ties to the
+    lower row of the other side (id order for mentors). One sort of packed integers, read
+    back instead of sorting indices, which is much slower."""
 
+    def __init__(
+        self, owner: Ints, other: Ints, score: Ints, mentors: int, *, by_mentor: bool = False
+    ) -> None:
+        descending = _CEILING - np.clip(score, 0, _CEILING)
+        keys = np.sort((owner << (2 * _FIELD)) | (descending << _FIELD) | other)
+        self.owner = keys >> (2 * _FIELD)
+        self.place = places(self.owner)
+        self.other = keys & _MASK
+        self.mentors = mentors
+        self.by_mentor = by_mentor
 
-def _best_by_mentor(weighed: _Weighed, limit: int, *, only: Bools) -> Ints:
-    """Pair keys of each marked mentor's ``limit`` best pairs (ties: mentee row)."""
-    keep = only & (weighed.score > 0)
-    m, e = weighed.mentor[keep], weighed.mentee[keep]
-    owner_first = _pick(m, e, weighed.score[keep], limit, 1 << _FIELD)
-    return (owner_first & _MASK) * weighed.mentors + (owner_first >> _FIELD)
-
-
-def _pick(owner: Ints, other: Ints, score: Ints, limit: int, width: int) -> Ints:
-    """owner × width + other for each owner's ``limit`` best (score, then lower other)."""
-    if limit <= 0 or len(owner) == 0:
-        return np.zeros(0, dtype=np.int64)
-    # Sorting packed integers orders by owner, then score descending, then the other row;
-    # reading the fields back is much faster than sorting indices.
-    descending = _CEILING - np.clip(score, 0, _CEILING)
-    keys = np.sort((owner << (2 * _FIELD)) | (descending << _FIELD) | other)
-    owners = keys >> (2 * _FIELD)
-    place = np.arange(len(keys)) - np.searchsorted(owners, owners)
-    kept = keys[place < limit]
-    return (kept >> (2 * _FIELD)) * width + (kept & _MASK)
+    def top(self, limit: int, *, only: Bools | None = None) -> Ints:
+        """Pair keys (mentee row × mentors + mentor row) of each owner's ``limit`` best, of
+        the owners marked in ``only`` if given."""
+        keep = self.place < limit
+        if only is not None:
+            keep &= only[self.owner]
+        owner, other = self.owner[keep], self.other[keep]
+        if self.by_mentor:
+            return other * self.mentors + owner
+        return owner * self.mentors + other
 
 
 def _edges(round_: Round, weighed: _Weighed, chosen: Ints) -> list[Edge]:
@@ -190,11 +218,26 @@ def _edges(round_: Round, weighed: _Weighed, chosen: Ints) -> list[Edge]:
     order = np.argsort((e << (2 * _FIELD)) | (descending << _FIELD) | m)
     mentee_ids = [p.person_id for p in round_.mentees.people]
     mentor_ids = [p.person_id for p in round_.mentors.people]
-    return list(
-        map(
-            Edge,
-            [mentee_ids[i] for i in e[order].tolist()],
-            [mentor_ids[j] for j in m[order].tolist()],
-            (score[order] / DECIMALS).tolist(),
+    with _no_cycle_collection():
+        return list(
+            map(
+                Edge,
+                [mentee_ids[i] for i in e[order].tolist()],
+                [mentor_ids[j] for j in m[order].tolist()],
+                (score[order] / DECIMALS).tolist(),
+            )
         )
-    )
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Creating a million edges next to a round's candidates sets off full garbage
+    collections that walk every live object, several times over (four times the cost of
+    the edges themselves). Edges hold no cycles, so the collector can wait."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -297,7 +297,7 @@ def test_the_auction_prices_a_contested_mentor_and_leaves_one_with_seats_to_spar
     chosen = np.array([0, 1, 0, 1, 0, 1], dtype=np.int64)
     value = np.array([900_000, 500_000, 800_000, 500_000, 700_000, 500_000], dtype=np.int64)
     seats = np.array([1, 5], dtype=np.int64)
-    outcome = auction(Offers.of(mentee, chosen, value, seats), seats)
+    outcome = auction(Offers.of(mentee, chosen, value, seats, 3), seats)
     assert outcome.price[0] > 0
     assert outcome.price[1] == 0
     assert outcome.open_seats.tolist() == [False, True]
