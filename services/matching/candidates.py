@@ -109,7 +109,7 @@ def candidate_from(snapshot: ProfileSnapshot, today: date) -> Candidate:
 def overlap_minutes(a: tuple[Interval, ...], b: tuple[Interval, ...]) -> int:
     """Total minutes both are available in the reference week (inputs sorted, may overlap)."""
     total, i, j = 0, 0, 0
-    merged_a, merged_b = _merge(a), _merge(b)
+    merged_a, merged_b = merge_intervals(a), merge_intervals(b)
     while i < len(merged_a) and j < len(merged_b):
         lo = max(merged_a[i][0], merged_b[j][0])
         hi = min(merged_a[i][1], merged_b[j][1])
@@ -121,7 +121,7 @@ def overlap_minutes(a: tuple[Interval, ...], b: tuple[Interval, ...]) -> int:
     return total
 
 
-def _merge(intervals: tuple[Interval, ...]) -> list[Interval]:
+def merge_intervals(intervals: tuple[Interval, ...]) -> list[Interval]:
     merged: list[Interval] = []
     for lo, hi in sorted(intervals):
         if merged and lo <= merged[-1][1]:

@@ -21,8 +21,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from contracts.programmes import Programme
-from services.matching.candidates import MINUTES_PER_WEEK, Candidate, Interval
-from services.matching.candidates import _merge as merge_intervals  # as overlap_minutes merges
+from services.matching.candidates import (
+    MINUTES_PER_WEEK,
+    Candidate,
+    Interval,
+    merge_intervals,  # as overlap_minutes merges
+)
 from services.matching.scoring import NEUTRAL, TARGET_OVERLAP_MINUTES
 
 Ints = NDArray[np.int64]
