@@ -52,12 +52,21 @@ async def deliver(
         doc = await collection.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
         entries = (doc or {}).get(OUTBOX_FIELD) or []
     for entry in entries:
-        await publisher.publish_raw(entry["topic"], entry["key"], entry["value"].encode(), entry["headers"])
+        await publisher.publish_raw(entry["topic"], entry["key"], entry["value"].encode(), _headers(entry))
     if entries:
         # Whole-element removal: Mongo-wire servers such as FerretDB match $pull conditions
         # only by equality, and entries added meanwhile by another write stay in place.
         await collection.update_one({"_id": doc_id}, {"$pullAll": {OUTBOX_FIELD: entries}})
     return len(entries)
+
+
+def _headers(entry: dict[str, Any]) -> dict[str, str]:
+    """Headers are stored as a document, or as a list of ``{name, value}`` when names contain
+    dots (``dlq.reason``), which Mongo-wire servers refuse as field names."""
+    stored = entry["headers"]
+    if isinstance(stored, list):
+        return {item["name"]: item["value"] for item in stored}
+    return dict(stored)
 
 
 async def sweep(collection: AsyncCollection[dict[str, Any]], publisher: MessagePublisher) -> int:

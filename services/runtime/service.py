@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
@@ -44,6 +44,9 @@ class Runtime:
     mongo: AsyncMongoClient[Document]
     db: AsyncDatabase[Document]
     publisher: MessagePublisher
+    # Long-lived objects a service builds once per process and shares between its consumers,
+    # periodic tasks and HTTP routes (connection pools, rate limiters), by name.
+    components: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class ServiceDefinition:
     outbox_collections: tuple[str, ...] = ()
     build_http: Callable[[Runtime], APIRouter] | None = None
     periodic: tuple[periodic.PeriodicTask, ...] = ()
+    on_stop: Callable[[Runtime], Awaitable[None]] | None = None
     description: str = ""
 
 
@@ -117,6 +121,8 @@ async def running(
             yield runtime
     finally:
         await broker.stop()
+        if definition.on_stop is not None:
+            await definition.on_stop(runtime)
         await mongo.close()
         log.info("service stopped")
 

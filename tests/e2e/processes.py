@@ -41,7 +41,7 @@ def _free_port() -> int:
 
 @asynccontextmanager
 async def service_process(
-    name: str, infra: Infrastructure, namespace: str, logs: Path
+    name: str, infra: Infrastructure, namespace: str, logs: Path, extra_env: dict[str, str] | None = None
 ) -> AsyncIterator[RunningService]:
     """Run ``python -m services.<name>`` configured only through environment variables, ready."""
     port = _free_port()
@@ -55,9 +55,10 @@ async def service_process(
         f"{prefix}_HTTP_PORT": str(port),
         f"{prefix}_API_TOKEN": TOKEN,
         f"{prefix}_LOG_FORMAT": "json",
+        **(extra_env or {}),
     }
     log = logs / f"{name}.log"
-    with log.open("w") as out:
+    with log.open("a") as out:
         # Popen returns at once; the child runs on its own and is not awaited here.
         process = subprocess.Popen(  # noqa: ASYNC220
             [sys.executable, "-m", f"services.{name}"], env=env, stdout=out, stderr=out
