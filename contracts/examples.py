@@ -6,6 +6,7 @@ Tests decode each one through its topic; ``make contracts`` writes them under
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any
 
@@ -449,7 +450,8 @@ PAYLOADS: dict[str, dict[str, Any]] = {
 def example(message_cls: type[Envelope]) -> dict[str, Any]:
     """A complete, valid JSON message of the given class."""
     kind = message_cls.message_type()
-    payload = PAYLOADS[kind]
+    # A copy: callers adapt examples to their needs and must not change them for everyone else.
+    payload = copy.deepcopy(PAYLOADS[kind])
     subject = payload.get(message_cls.subject_field)
     event_id = str(uuid.uuid5(_NS, kind))
     return {
