@@ -47,6 +47,7 @@ bench: setup ## benchmarks on the real stack, each beside a baseline measured in
 	$(RUN) python -m tests.benchmarks.profile_intake
 	$(RUN) python -m tests.benchmarks.matching_latency
 	$(RUN) python -m tests.benchmarks.scheduling_matches $(SCHEDULING_BENCH_ARGS)
+	$(RUN) python -m tests.benchmarks.notification_burst $(NOTIFICATION_BENCH_ARGS)
 	$(RUN) python -m tests.benchmarks.cohort_round
 
 profile-import: setup ## import an HR CSV export: make profile-import CSV=people.csv [DRY_RUN=1]

@@ -6,6 +6,7 @@ kept here and used to send, never logged.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import time
@@ -99,6 +100,8 @@ class Contacts:
 
     async def find(self, person_ids: Iterable[str]) -> dict[str, Contact]:
         ids = list(dict.fromkeys(person_ids))
-        if not ids:
-            return {}
-        return {doc["_id"]: _contact(doc) async for doc in self.collection.find({"_id": {"$in": ids}})}
+        # One lookup per id rather than one ``$in`` query: Mongo-wire servers such as FerretDB
+        # (SQLite) answer a plain ``_id`` equality from the primary key but scan the whole
+        # collection for ``$in``, and a notice names only a handful of people.
+        docs = await asyncio.gather(*(self.collection.find_one({"_id": person_id}) for person_id in ids))
+        return {doc["_id"]: _contact(doc) for doc in docs if doc is not None}

@@ -45,7 +45,7 @@ def _failure(error: Exception) -> DeliveryFailure:
     if isinstance(error, aiosmtplib.SMTPAuthenticationError):
         # A platform misconfiguration, not a bad message: retry, so a fixed password recovers it.
         return DeliveryFailure(f"SMTP authentication failed ({error.code})", permanent=False)
-    if isinstance(error, _CONNECTION_ERRORS | OSError | TimeoutError):
+    if isinstance(error, _CONNECTION_ERRORS):
         return DeliveryFailure(f"the mail server is unreachable: {type(error).__name__}", permanent=False)
     if isinstance(error, aiosmtplib.SMTPResponseException):
         return DeliveryFailure(

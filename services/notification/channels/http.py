@@ -23,9 +23,11 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 class WebhookPoster:
-    def __init__(self, timeout_seconds: float) -> None:
+    def __init__(self, timeout_seconds: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._client = httpx.AsyncClient(
-            timeout=timeout_seconds, limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
+            timeout=timeout_seconds,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            transport=transport,
         )
 
     async def post(self, label: str, url: str, body: Mapping[str, Any], idempotency_key: str) -> None:
