@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from contracts.matching import MatchProposed
 from contracts.scheduling import ReminderDue, SessionScheduled
+from deploy.local.chat_receiver import running_receiver
 from services.notification.read_api import build_http
 from services.notification.settings import SmtpSettings
 from tests.support.infrastructure import Infrastructure
@@ -294,3 +295,31 @@ async def test_names_typed_by_people_cannot_inject_markup_into_chat(notification
         return len(await notification.deliveries(recipient_id="TIA", state="sent")) == 1
 
     await eventually(logged, what="the slack delivery confirmed")
+
+
+async def test_two_instances_sweeping_the_same_deferred_messages_send_each_once(
+    infrastructure: Infrastructure, namespace: str
+) -> None:
+    async with (
+        running_receiver() as receiver,
+        notification_service(infrastructure, namespace, receiver=receiver) as first,
+        notification_service(infrastructure, namespace, receiver=receiver),
+    ):
+        zone = ZoneInfo("Europe/Berlin")
+        now = datetime.now(zone)
+        ends = (now + timedelta(seconds=6)).time().replace(microsecond=0)
+        quiet = (now - timedelta(hours=1)).time().replace(microsecond=0), ends
+        people = [f"W{i}" for i in range(6)]
+        await first.profiles(
+            *(first.person(p, channels=("webhook",), quiet_hours=quiet) for p in people),
+            first.person("HOST", channels=()),
+        )
+        for person_id in people:
+            await first.publish(proposal("HOST", person_id))
+        for person_id in people:
+            await first.chat(person_id, "webhook", 1, timeout=40)
+        await first.outcomes(len(people))
+
+        for person_id in people:
+            assert len(receiver.on(first.hook(person_id, "webhook"))) == 1
+        assert await first.db["attempts"].count_documents({}) == len(people)
