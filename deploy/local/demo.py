@@ -171,6 +171,8 @@ async def watch(bootstrap: str, expected: int, once: bool) -> Counter[str]:
     consumer = AIOKafkaConsumer(
         "profile.events.v1",
         "matching.events.v1",
+        "scheduling.events.v1",
+        "notification.events.v1",
         "hr.employees.v1.dlq",
         "profile.commands.v1.dlq",
         bootstrap_servers=bootstrap,
