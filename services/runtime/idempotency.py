@@ -15,19 +15,30 @@ Each helper has two ways to the same result, chosen per server (``services.runti
   the ``_id`` index: two consumers handling the same event at once (a partition handed over
   mid-message) apply it once;
 - on FerretDB 1.x (SQLite) the document is read by ``_id``, the guard is checked here, and the
-  write's filter is the bare ``_id``. That server only pushes a bare ``{_id: X}`` filter down to
-  SQL; a guard in the filter made it decode the whole collection for every write (about 15x
-  slower at 1,000 documents, and growing with the collection). It does not make a guarded write
-  atomic either, because it reads, changes and writes back the whole document without a
-  transaction around the read; so what the guard promises there is unchanged: exactly once for
-  one consumer at a time, which is what Kafka's partitioning gives, since messages about one
-  document share a key. The window in which a second consumer could slip in is a round trip
-  wider than before, still far shorter than a rebalance.
+  write's filter is the bare ``_id``. That server pushes only a bare ``{_id: X}`` filter down to
+  SQL; a guard in the filter made it decode the whole collection for every write (measured with
+  ``tests/benchmarks/mongo_write_paths.py``: 0.2 s against 3 ms for read-then-write at 1,000
+  documents, 6 s against 3 ms at 20,000).
 
-Reading first also fixes a quirk of the guarded upsert on every server: when two events create
-the same document at once, the loser's insert fails with a duplicate key. The filtered form can
-only call that a duplicate; the read-first form reads again and applies the event on the
-document the winner created.
+Why the second way loses nothing on FerretDB. FerretDB runs every update as a read, a change in
+Go and a whole-document ``UPDATE ... WHERE _id = ?``, with no transaction around the read, so a
+guard in the filter was never atomic there. What the guards protect against, and who could race:
+
+- the same event twice (``apply_once``) or an older snapshot after a newer one
+  (``upsert_if_newer``): these are messages with the same key (the event's own, or the person's),
+  so one partition carries them, in order, to one consumer at a time. Only a rebalance that hands
+  the partition over mid-message lets two consumers race, and then FerretDB let both through
+  before as it may now; the window grows from FerretDB's read-to-write gap to one round trip;
+- messages of different keys touching the same document: their event ids differ, so no guard
+  ever held either back. Done at the same moment they can lose one of the two changes on
+  FerretDB, with a guard in the filter or without (its write-back is of the whole document);
+  that is the server's limit, which ``services/runtime/claims.py`` works around where an
+  invariant depends on it.
+
+Both ways settle the race of two events creating the same document: the loser's insert fails
+with a duplicate key, the loser reads the winner's document, and applies its event to it unless
+the event is already there (before, the guard in the filter took every duplicate key for a repeat
+and dropped the event).
 """
 
 from __future__ import annotations
@@ -104,18 +115,25 @@ async def _apply_once_in_filter(
     full_update: dict[str, Any],
     upsert: bool,
 ) -> Outcome:
-    try:
-        result = await collection.update_one(
-            {"_id": doc_id, PROCESSED_FIELD: {"$ne": event_id}}, full_update, upsert=upsert
-        )
-    except DuplicateKeyError:
-        # The upsert tried to insert because the filter did not match, and the _id exists:
-        # the document is there and already holds this event id.
-        return Outcome.DUPLICATE
-    if result.matched_count or result.upserted_id is not None:
-        return Outcome.APPLIED
-    exists = await collection.count_documents({"_id": doc_id}, limit=1)
-    return Outcome.DUPLICATE if exists else Outcome.MISSING
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            result = await collection.update_one(
+                {"_id": doc_id, PROCESSED_FIELD: {"$ne": event_id}}, full_update, upsert=upsert
+            )
+        except DuplicateKeyError:
+            # The upsert tried to insert because the filter did not match, and the _id exists:
+            # either the document holds this event id, or another event created it just now.
+            doc = await collection.find_one({"_id": doc_id}, {PROCESSED_FIELD: 1})
+            if doc is not None and event_id not in (doc.get(PROCESSED_FIELD) or []):
+                if attempt < _CREATE_ATTEMPTS - 1:
+                    continue
+                raise
+            return Outcome.DUPLICATE
+        if result.matched_count or result.upserted_id is not None:
+            return Outcome.APPLIED
+        exists = await collection.count_documents({"_id": doc_id}, limit=1)
+        return Outcome.DUPLICATE if exists else Outcome.MISSING
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 async def upsert_if_newer(
