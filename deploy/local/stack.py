@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import base64
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -279,21 +280,75 @@ def _bin(s: StackSettings, name: str) -> Path:
     return s.build / "bin" / name
 
 
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+# FerretDB 1.24's SQLite backend looks documents up by `_ferretdb_sjson->'$._id'`, while the
+# unique index it creates on every collection is on `_ferretdb_sjson->"_id"`. Both expressions
+# give the same value, but SQLite uses an expression index only for the very same expression,
+# so every lookup, update and delete by _id scanned the table (EXPLAIN QUERY PLAN: SCAN; about
+# 14 microseconds a row, 0.3 s at 20,000 documents). Writing the lookup like the index makes it
+# an index search. Nothing stored changes, so existing data directories keep working.
+FERRETDB_PATCHES = (
+    (
+        "internal/backends/sqlite/metadata/metadata.go",
+        "IDColumn = DefaultColumn + \"->'$._id'\"",
+        'IDColumn = DefaultColumn + `->"_id"`',
+    ),
+)
+
+
+def _patched_ferretdb_source(s: StackSettings, source: Path) -> Path:
+    """A copy of the FerretDB module that ``go.mod`` pins, with ``FERRETDB_PATCHES`` applied."""
+    go = _require("go", "build FerretDB from the Go module proxy")
+    say("  downloading FerretDB from the Go module proxy")
+    command = [go, "mod", "download", "-json", FERRETDB_MODULE]
+    found = subprocess.run(command, cwd=source, capture_output=True, text=True, check=False)
+    if found.returncode != 0:
+        raise StackError(f"downloading {FERRETDB_MODULE} failed (exit {found.returncode}):\n{found.stderr}")
+    module_dir = Path(json.loads(found.stdout)["Dir"])
+    patched = s.build / "ferretdb-src"
+    shutil.rmtree(patched, ignore_errors=True)
+    shutil.copytree(module_dir, patched, copy_function=shutil.copyfile)
+    # The module cache is read-only, and copytree copies the directories' modes: the copy must be
+    # writable, or the next provisioning cannot remove it.
+    for directory in (patched, *(p for p in patched.rglob("*") if p.is_dir())):
+        directory.chmod(0o755)
+    apply_ferretdb_patches(patched)
+    return patched
+
+
+def apply_ferretdb_patches(source: Path) -> None:
+    """Apply ``FERRETDB_PATCHES`` to a copy of the FerretDB module, or say which no longer fits."""
+    for relative, old, new in FERRETDB_PATCHES:
+        path = source / relative
+        text = path.read_text()
+        if text.count(old) != 1:
+            raise StackError(f"cannot patch {relative}: the FerretDB version in go.mod no longer has {old!r}")
+        path.write_text(text.replace(old, new))
+
+
 def _provision_ferretdb(s: StackSettings) -> None:
     source = HERE / "ferretdb"
 
     def build() -> None:
         go = _require("go", "build FerretDB from the Go module proxy")
+        patched = _patched_ferretdb_source(s, source)
+        # A go.mod beside the sources that points the module at the patched copy, so the
+        # checked-in go.mod and go.sum stay exactly what the proxy serves.
+        modfile = s.build / "ferretdb-build" / "go.mod"
+        modfile.parent.mkdir(parents=True, exist_ok=True)
+        modfile.write_text((source / "go.mod").read_text() + f"\nreplace {FERRETDB_MODULE} => {patched}\n")
+        shutil.copyfile(source / "go.sum", modfile.with_suffix(".sum"))
         _run_step(
-            "building FerretDB 1.24 (SQLite backend) with Go",
-            [go, "build", "-o", str(_bin(s, "ferretdb")), "."],
-            s.logs / "provision-ferretdb.log",
+            "building FerretDB 1.24 (SQLite backend, _id lookups through the index) with Go",
+            [go, "build", f"-modfile={modfile}", "-o", str(_bin(s, "ferretdb")), "."],
+            s.logs / "build-ferretdb.log",
             cwd=source,
         )
 
     _cached(
         s.build / "ferretdb.fingerprint",
-        _fingersay(source / "main.go", source / "go.mod", source / "go.sum"),
+        _fingersay(source / "main.go", source / "go.mod", source / "go.sum")
+        + hashlib.sha256(repr(FERRETDB_PATCHES).encode()).hexdigest()[:16],
         build,
     )
 

@@ -7,6 +7,8 @@ read-decide-write below therefore never races another writer of the same documen
 also conditioned on the revision it read, which on MongoDB makes a writer that lost the race (a
 partition handed over mid-message) decide again; FerretDB does not make conditional updates atomic
 across connections, so that condition is a safety net there, not the guarantee. The partitioning is.
+On FerretDB the condition is therefore left out of the write (see ``_commit``): that server pushes
+only a bare ``{_id: X}`` filter down to SQLite and decodes every document for any other.
 
 A redelivered command finds its id among the processed ones: nothing changes, and only what the
 outbox still holds (a crash between write and publish) is sent.
@@ -27,7 +29,7 @@ from services.runtime import outbox
 from services.runtime.errors import UnprocessableMessage
 from services.runtime.idempotency import PROCESSED_FIELD, PROCESSED_KEEP
 from services.runtime.logging import get_logger
-from services.runtime.mongo import Document
+from services.runtime.mongo import Document, FilterSupport, filter_support
 from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 from services.runtime.publishing import MessagePublisher
 
@@ -139,7 +141,12 @@ async def _commit(
     update: dict[str, Any] = {"$inc": {REVISION_FIELD: 1}, "$push": push}
     if change.fields:
         update["$set"] = change.fields
-    result = await collection.update_one(
-        {"_id": doc["_id"], REVISION_FIELD: doc[REVISION_FIELD], PROCESSED_FIELD: {"$ne": cause_id}}, update
-    )
+    if await filter_support(collection) is FilterSupport.FULL:
+        guard: Document = {REVISION_FIELD: doc[REVISION_FIELD], PROCESSED_FIELD: {"$ne": cause_id}}
+    else:
+        # FerretDB decodes the whole collection for any filter but a bare _id, and would not
+        # make the guard atomic anyway: `apply` has just read this revision and found the
+        # command unprocessed, and the partitioning keeps other writers out meanwhile.
+        guard = {}
+    result = await collection.update_one({"_id": doc["_id"], **guard}, update)
     return entries if result.modified_count else None

@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts.common import AvailabilityWindow
 from contracts.profile import ProfileSnapshot, ProfileStatus
 from services.runtime.idempotency import upsert_if_newer
-from services.runtime.mongo import Document
+from services.runtime.mongo import Document, find_by_ids
 from services.scheduling.slots import Attendee
 
 
@@ -59,9 +59,8 @@ class People:
         )
 
     async def find(self, person_ids: Iterable[str]) -> dict[str, Person]:
-        ids = list(dict.fromkeys(person_ids))
         found: dict[str, Person] = {}
-        async for doc in self.collection.find({"_id": {"$in": ids}}):
+        for doc in await find_by_ids(self.collection, person_ids):
             found[doc["_id"]] = Person(
                 person_id=doc["_id"],
                 time_zone=doc["time_zone"],

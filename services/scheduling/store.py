@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.envelope import Envelope
-from services.runtime.idempotency import PROCESSED_FIELD, PROCESSED_KEEP
+from services.runtime.idempotency import PROCESSED_FIELD, Outcome, apply_once
 from services.runtime.mongo import Document
 from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 
@@ -82,13 +82,13 @@ class SessionStore:
     ) -> list[Document]:
         """Apply a change caused by ``cause_id`` once, with its events; entries to send."""
         entries = outbox_entries(messages)
-        push: Document = {PROCESSED_FIELD: {"$each": [cause_id], "$slice": -PROCESSED_KEEP}}
+        update: Document = {"$set": fields}
         if entries:
-            push[OUTBOX_FIELD] = {"$each": entries}
-        result = await self.sessions.update_one(
-            {"_id": session_id, PROCESSED_FIELD: {"$ne": cause_id}}, {"$set": fields, "$push": push}
-        )
-        return entries if result.modified_count else []
+            update["$push"] = {OUTBOX_FIELD: {"$each": entries}}
+        # The kit picks the guard's place by server: in the filter on MongoDB, read first on
+        # FerretDB, whose only cheap filter is a bare _id (services.runtime.idempotency).
+        outcome = await apply_once(self.sessions, session_id, cause_id, update, upsert=False)
+        return entries if outcome is Outcome.APPLIED else []
 
     async def sessions_of_series(self, series_id: str) -> list[Document]:
         query = {"series_id": series_id}

@@ -27,3 +27,23 @@ def test_a_pid_file_of_someone_elses_process_is_not_trusted(tmp_path: Path) -> N
     (settings.run / "kafka.pid").write_text("1\n")  # pid 1 is never our broker
     assert stack.running_pid(settings, stack.KAFKA) is None
     assert not (settings.run / "kafka.pid").exists()
+
+
+def test_ferretdb_looks_documents_up_by_id_with_the_expression_of_its_id_index(tmp_path: Path) -> None:
+    metadata = tmp_path / "internal/backends/sqlite/metadata/metadata.go"
+    metadata.parent.mkdir(parents=True)
+    metadata.write_text("const (\n\tIDColumn = DefaultColumn + \"->'$._id'\"\n)\n")
+
+    stack.apply_ferretdb_patches(tmp_path)
+
+    # The index FerretDB creates for _id is `CREATE UNIQUE INDEX ... (_ferretdb_sjson->"_id")`.
+    assert 'IDColumn = DefaultColumn + `->"_id"`' in metadata.read_text()
+
+
+def test_a_ferretdb_patch_that_no_longer_fits_stops_the_build(tmp_path: Path) -> None:
+    metadata = tmp_path / "internal/backends/sqlite/metadata/metadata.go"
+    metadata.parent.mkdir(parents=True)
+    metadata.write_text("const IDColumn = somethingElse\n")
+
+    with pytest.raises(stack.StackError, match=r"cannot patch .*metadata\.go"):
+        stack.apply_ferretdb_patches(tmp_path)
