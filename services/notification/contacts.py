@@ -6,7 +6,6 @@ kept here and used to send, never logged.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import time
@@ -17,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.profile import Channel, ProfileSnapshot, ProfileStatus
 from services.runtime.idempotency import Outcome, upsert_if_newer
-from services.runtime.mongo import Document
+from services.runtime.mongo import Document, find_by_ids
 
 COLLECTION = "contacts"
 
@@ -99,9 +98,5 @@ class Contacts:
         return outcome is Outcome.APPLIED
 
     async def find(self, person_ids: Iterable[str]) -> dict[str, Contact]:
-        ids = list(dict.fromkeys(person_ids))
-        # One lookup per id rather than one ``$in`` query: Mongo-wire servers such as FerretDB
-        # (SQLite) answer a plain ``_id`` equality from the primary key but scan the whole
-        # collection for ``$in``, and a notice names only a handful of people.
-        docs = await asyncio.gather(*(self.collection.find_one({"_id": person_id}) for person_id in ids))
-        return {doc["_id"]: _contact(doc) for doc in docs if doc is not None}
+        docs = await find_by_ids(self.collection, person_ids)
+        return {doc["_id"]: _contact(doc) for doc in docs}
