@@ -6,5 +6,6 @@ SERVICES: dict[str, int] = {
     "profile": 8101,
     "matching": 8102,
     "scheduling": 8103,
+    "recognition": 8105,
 }
 """Service name (also its package under ``services/`` and its env prefix) to HTTP port."""
