@@ -84,7 +84,7 @@ def completed(
         participant_ids=participants,
         attended_ids=participants if attended is None else attended,
         held_at=held_at,
-        ratings=[{"person_id": p, "rating": r} for p, r in sorted((ratings or {}).items())],  # type: ignore[misc]
+        ratings=[{"person_id": p, "rating": r} for p, r in sorted((ratings or {}).items())],
         outcome_revision=revision,
     )
     return SessionCompleted.create(
