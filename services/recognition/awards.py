@@ -55,16 +55,15 @@ from services.recognition.ledger import (
 from services.recognition.rules import RecognitionRules
 from services.recognition.standings import (
     ALL_TIME,
-    EVERY_PROGRAMME,
     earned_badges,
     increments,
     period_keys,
     totals_from,
 )
-from services.recognition.store import RecognitionStore, aware, entry_from
+from services.recognition.store import APPLIED_FIELD, RecognitionStore, aware, entry_from
 from services.runtime import outbox
 from services.runtime.errors import UnprocessableMessage
-from services.runtime.idempotency import apply_once, upsert_if_newer
+from services.runtime.idempotency import upsert_if_newer
 from services.runtime.logging import get_logger
 from services.runtime.mongo import Document
 from services.runtime.publishing import MessagePublisher
@@ -322,21 +321,21 @@ class Fold:
         change = effect(entry, original)
         at = original.earned_at if original is not None else entry.earned_at
         programme = original.programme_id if original is not None else entry.programme_id
-        await apply_once(
-            self.store.standings, entry.person_id, entry.entry_id, {"$inc": increments(change, at, programme)}
-        )
-        await self.store.mark_dirty(list(period_keys(at)), datetime.now(UTC))
+        inc = increments(change, programme)
+        periods = list(period_keys(at))
+        for period in periods:
+            await self.store.add_to_standings(period, entry.person_id, entry.entry_id, inc)
+        await self.store.mark_dirty(periods, datetime.now(UTC))
         await self.award_badges(entry.person_id, event)
         await self.store.mark_applied(entry.entry_id)
 
     async def award_badges(self, person_id: str, cause: Envelope) -> None:
         """Each badge whose criteria the all-time totals meet, once per person."""
-        doc = await self.store.standings.find_one({"_id": person_id}, {f"periods.{ALL_TIME}": 1, "badges": 1})
+        doc = await self.store.standings(ALL_TIME).find_one({"_id": person_id}, {APPLIED_FIELD: 0})
         if doc is None:
             return
-        totals = totals_from(((doc.get("periods") or {}).get(ALL_TIME) or {}).get(EVERY_PROGRAMME))
         held = set((doc.get("badges") or {}).keys())
-        for badge, criteria in earned_badges(totals, self.rules.badges).items():
+        for badge, criteria in earned_badges(totals_from(doc), self.rules.badges).items():
             if badge.value not in held:
                 await self._award(person_id, badge, criteria, cause)
 
@@ -355,6 +354,8 @@ class Fold:
         await outbox.deliver(self.store.badges, key, self.publisher, entries or None)
         held = await self.store.badges.find_one({"_id": key}, {"at": 1})
         at = aware(held["at"]) if held else now
-        await self.store.standings.update_one({"_id": person_id}, {"$set": {f"badges.{badge.value}": at}})
+        await self.store.standings(ALL_TIME).update_one(
+            {"_id": person_id}, {"$set": {f"badges.{badge.value}": at}}
+        )
         if entries:
             log.info("badge awarded", person_id=person_id, badge=badge.value)

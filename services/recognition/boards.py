@@ -15,6 +15,7 @@ so however many replicas run the task, each digest is emitted once.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from contracts.envelope import deterministic_id
 from contracts.recognition import Badge, DigestLine, RecognitionDigestReady, RecognitionDigestReadyData
 from services.recognition.settings import RecognitionSettings
 from services.recognition.standings import (
+    ALL_TIME,
     EVERY_PROGRAMME,
     Standing,
     boards,
@@ -46,31 +48,34 @@ async def refresh_leaderboards(store: RecognitionStore, settings: RecognitionSet
     marks = [doc async for doc in store.dirty.find({})]
     if not marks:
         return 0
-    periods = [m["_id"] for m in marks]
-    standings = await store.all_standings(periods)
     teams = await store.teams()
     now = datetime.now(UTC)
     written = 0
-    for period in periods:
-        for scope, lines in boards(standings, teams, period, settings.leaderboard_size).items():
+    for mark in marks:
+        period = mark["_id"]
+        standings = await store.period_standings(period)
+        for scope, lines in boards(standings, teams, settings.leaderboard_size).items():
             doc = {
                 "period": period,
                 "scope": scope,
-                "lines": [s.as_dict() for s in lines],
+                "lines": json.dumps([s.as_dict() for s in lines], separators=(",", ":")),
                 "refreshed_at": now,
             }
             await store.leaderboards.replace_one({"_id": board_id(period, scope)}, doc, upsert=True)
             written += 1
-    for mark in marks:
         # Only the mark as read: one set again meanwhile stays for the next pass.
-        await store.dirty.delete_one({"_id": mark["_id"], "at": mark["at"]})
-    log.info("leaderboards refreshed", periods=len(periods), boards=written)
+        await store.dirty.delete_one({"_id": period, "at": mark["at"]})
+    log.info("leaderboards refreshed", periods=len(marks), boards=written)
     return written
 
 
 async def leaderboard(store: RecognitionStore, period: str, scope: str) -> list[dict[str, Any]]:
+    """The lines of one board as last rebuilt; none when nobody earned anything in it."""
     doc = await store.leaderboards.find_one({"_id": board_id(period, scope)})
-    return list(doc["lines"]) if doc else []
+    if doc is None:
+        return []
+    lines: list[dict[str, Any]] = json.loads(doc["lines"])
+    return lines
 
 
 async def emit_digests(
@@ -82,15 +87,20 @@ async def emit_digests(
     if await store.digests.count_documents({"_id": done_id}, limit=1):
         return 0
     start, end = period_bounds(period)
-    standings = await store.all_standings([period])
+    standings = await store.period_standings(period)
     teams = await store.teams()
-    badges_of = {str(doc["_id"]): doc.get("badges") or {} for doc in standings}
     managers: dict[str, set[str]] = {}
     async for person in store.people.find({"team": {"$ne": None}}, {"team": 1, "manager_id": 1}):
         if person.get("manager_id"):
             managers.setdefault(person["team"], set()).add(person["manager_id"])
     emitted = 0
-    for scope, lines in boards(standings, teams, period, settings.digest_lines).items():
+    digested = boards(standings, teams, settings.digest_lines)
+    named = sorted({s.person_id for lines in digested.values() for s in lines})
+    badges_of = {
+        str(doc["_id"]): doc.get("badges") or {}
+        async for doc in store.standings(ALL_TIME).find({"_id": {"$in": named}}, {"badges": 1})
+    }
+    for scope, lines in digested.items():
         if not lines or scope == EVERY_PROGRAMME:
             continue
         kind, _, scope_id = scope.partition(":")

@@ -9,7 +9,6 @@ from pydantic import BaseModel
 
 from services.recognition.boards import leaderboard
 from services.recognition.standings import (
-    ALL_TIME,
     EVERY_PROGRAMME,
     average_rating,
     field_name,
@@ -76,12 +75,9 @@ def build_http(runtime: Runtime) -> APIRouter:
         person_id: str, kudos_limit: int = Query(default=20, ge=0, le=200)
     ) -> Recognition:
         """Points this month, this quarter and all time; badges; the latest kudos received."""
-        doc = await store.standings.find_one({"_id": person_id}) or {}
-        periods = doc.get("periods") or {}
-        month, quarter, _ = period_keys(datetime.now(UTC))
         totals = []
-        for period in (month, quarter, ALL_TIME):
-            t = totals_from((periods.get(period) or {}).get(EVERY_PROGRAMME))
+        for period in period_keys(datetime.now(UTC)):
+            t = totals_from(await store.standings(period).find_one({"_id": person_id}))
             totals.append(
                 PeriodTotals(
                     period=period,

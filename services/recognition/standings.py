@@ -96,25 +96,29 @@ def field_name(text: str) -> str:
     return text.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
 
 
-def increments(change: Totals, at: datetime, programme_id: str | None) -> dict[str, int]:
-    """The ``$inc`` of one entry on a person's standings document: every period it counts in,
-    for every programme and for the programme it belongs to."""
-    scopes = [EVERY_PROGRAMME] + ([field_name(programme_id)] if programme_id else [])
+def collection_of(period: str) -> str:
+    """Each period's standings live in a collection of their own, so rebuilding one period's
+    boards reads only the people active in it (Mongo-wire servers may scan whole collections)."""
+    return f"standings_{period.replace('-', '_')}"
+
+
+def increments(change: Totals, programme_id: str | None) -> dict[str, int]:
+    """The ``$inc`` of one entry on a person's standings document of one period: the totals,
+    and the totals of the programme it belongs to."""
     inc: dict[str, int] = {}
-    for period in period_keys(at):
-        for scope in scopes:
-            base = f"periods.{period}.{scope}"
-            inc[f"{base}.points"] = change.points
-            inc[f"{base}.sessions"] = change.sessions
-            inc[f"{base}.rating_sum"] = change.rating_sum
-            inc[f"{base}.rating_count"] = change.rating_count
-            for reason, count in change.reasons.items():
-                inc[f"{base}.reasons.{reason}"] = count
+    bases = [""] + ([f"programmes.{field_name(programme_id)}."] if programme_id else [])
+    for base in bases:
+        inc[f"{base}points"] = change.points
+        inc[f"{base}sessions"] = change.sessions
+        inc[f"{base}rating_sum"] = change.rating_sum
+        inc[f"{base}rating_count"] = change.rating_count
+    for reason, count in change.reasons.items():
+        inc[f"reasons.{reason}"] = count
     return inc
 
 
 def totals_from(doc: Mapping[str, Any] | None) -> Totals:
-    """Totals as stored under one period and scope of a standings document."""
+    """Totals as stored in a standings document (or in one programme's part of it)."""
     if not doc:
         return Totals()
     return Totals(
@@ -217,21 +221,19 @@ def rank(people: Iterable[tuple[str, Totals]], limit: int) -> list[Standing]:
 
 
 def boards(
-    standings: Iterable[Mapping[str, Any]], teams: Mapping[str, str], period: str, limit: int
+    standings: Iterable[Mapping[str, Any]], teams: Mapping[str, str], limit: int
 ) -> dict[str, list[Standing]]:
-    """Every leaderboard of one period from standings documents: overall (``*``), per team
-    (``team:<team>``, by each person's current team) and per programme (``programme:<id>``)."""
+    """Every leaderboard of one period from its standings documents: overall (``*``), per
+    team (``team:<team>``, by each person's current team) and per programme
+    (``programme:<id>``)."""
     scopes: dict[str, list[tuple[str, Totals]]] = {}
     for doc in standings:
         person = str(doc["_id"])
-        by_scope = (doc.get("periods") or {}).get(period) or {}
-        for scope, values in by_scope.items():
-            totals = totals_from(values)
-            if scope == EVERY_PROGRAMME:
-                scopes.setdefault(EVERY_PROGRAMME, []).append((person, totals))
-                team = teams.get(person)
-                if team:
-                    scopes.setdefault(f"team:{team}", []).append((person, totals))
-            else:
-                scopes.setdefault(f"programme:{scope}", []).append((person, totals))
+        totals = totals_from(doc)
+        scopes.setdefault(EVERY_PROGRAMME, []).append((person, totals))
+        team = teams.get(person)
+        if team:
+            scopes.setdefault(f"team:{team}", []).append((person, totals))
+        for programme, values in (doc.get("programmes") or {}).items():
+            scopes.setdefault(f"programme:{programme}", []).append((person, totals_from(values)))
     return {scope: rank(rows, limit) for scope, rows in scopes.items()}

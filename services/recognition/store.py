@@ -5,21 +5,24 @@
   and the outbox of the ``points_awarded`` events that change it.
 - ``ledger``: the append-only points ledger, one document per entry under its deterministic
   id; ``applied`` says the entry has been folded into its person's standings.
-- ``standings``: one document per person: net totals per period and programme, and badges.
-  Only the consumer of ``points_awarded`` (keyed by person) writes it, one entry at a time,
-  so its increments never race (FerretDB's updates are not atomic under concurrency).
+- ``standings_<period>`` (``standings_2026_11``, ``standings_2026_q4``, ``standings_all``):
+  one small document per person and period with net totals, per programme too; the all-time
+  one also lists badges. Only the consumer of ``points_awarded`` (keyed by person) writes
+  them, one entry at a time, so increments never race (FerretDB's updates are not atomic
+  under concurrency). Each records the ids of the last entries it added (``_applied``).
 - ``badges``: one document per (person, badge), inserted under that unique key: a badge is
   awarded once however many replicas see its criteria met; it holds the award's outbox.
 - ``kudos``: one per kudos id, with its outbox.
 - ``people``: team, manager and status from profile events; ``matches``: reverse matches.
-- ``leaderboards``: rebuilt top lists per period and scope; ``dirty``: periods to rebuild.
+- ``leaderboards``: rebuilt top lists per period and scope, the lines as one JSON text (a
+  Mongo-wire server converts every value of a document on each read and write, so one
+  string is far cheaper than a hundred sub-documents); ``dirty``: periods to rebuild.
 - ``digests``: one per digest id (unique: emitted once across replicas), with its outbox.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -28,10 +31,15 @@ from pymongo.errors import DuplicateKeyError
 from contracts.envelope import Envelope
 from contracts.recognition import PointsReason
 from services.recognition.ledger import Entry
+from services.recognition.standings import ALL_TIME, collection_of
 from services.runtime.mongo import Document
 from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 
 OUTBOX_COLLECTIONS = ("sources", "badges", "kudos", "digests")
+APPLIED_FIELD = "_applied"
+# Entries of one person are folded in order, one at a time, and each offset is committed
+# after its entry: a redelivery repeats at most the few entries in flight at a crash.
+APPLIED_KEEP = 32
 
 
 def aware(moment: datetime) -> datetime:
@@ -77,7 +85,6 @@ class RecognitionStore:
         self.db = db
         self.sources: AsyncCollection[Document] = db["sources"]
         self.ledger: AsyncCollection[Document] = db["ledger"]
-        self.standings: AsyncCollection[Document] = db["standings"]
         self.badges: AsyncCollection[Document] = db["badges"]
         self.kudos: AsyncCollection[Document] = db["kudos"]
         self.people: AsyncCollection[Document] = db["people"]
@@ -155,8 +162,22 @@ class RecognitionStore:
             found[doc["_id"]] = doc["team"]
         return found
 
-    async def all_standings(self, periods: list[str] | None = None) -> list[Document]:
-        projection: dict[str, Any] | None = None
-        if periods is not None:
-            projection = {f"periods.{p}": 1 for p in periods} | {"badges": 1}
-        return [doc async for doc in self.standings.find({}, projection)]
+    def standings(self, period: str = ALL_TIME) -> AsyncCollection[Document]:
+        return self.db[collection_of(period)]
+
+    async def add_to_standings(self, period: str, person_id: str, entry_id: str, inc: Document) -> bool:
+        """Add one entry to a person's standings of one period unless it was added already."""
+        try:
+            result = await self.standings(period).update_one(
+                {"_id": person_id, APPLIED_FIELD: {"$ne": entry_id}},
+                {"$inc": inc, "$push": {APPLIED_FIELD: {"$each": [entry_id], "$slice": -APPLIED_KEEP}}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            # The upsert found no document without the entry, yet the person's is there: it
+            # holds the entry already.
+            return False
+        return bool(result.matched_count or result.upserted_id is not None)
+
+    async def period_standings(self, period: str) -> list[Document]:
+        return [doc async for doc in self.standings(period).find({}, {APPLIED_FIELD: 0})]

@@ -38,6 +38,7 @@ from contracts.scheduling import (
     SessionKind,
 )
 from services.recognition.settings import RecognitionSettings
+from services.recognition.standings import collection_of
 from services.runtime.mongo import Document
 from tests.support.infrastructure import Infrastructure
 from tests.support.kafka import group_caught_up, produce, read_all
@@ -232,13 +233,8 @@ class Recognition:
         return totals
 
     async def standing_points(self, period: str = "all") -> dict[str, int]:
-        """Net points per person as the standings hold them."""
-        found: dict[str, int] = {}
-        async for doc in self.db["standings"].find({}):
-            values = ((doc.get("periods") or {}).get(period) or {}).get("*")
-            if values:
-                found[doc["_id"]] = values["points"]
-        return found
+        """Net points per person as the standings of a period hold them."""
+        return {doc["_id"]: doc["points"] async for doc in self.db[collection_of(period)].find({})}
 
     async def badges(self) -> set[tuple[str, str]]:
         return {(d["person_id"], d["badge"]) async for d in self.db["badges"].find({})}
