@@ -17,6 +17,7 @@ one writer at a time: increments cannot race, even on servers whose updates are 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from contracts.common import MentorshipKind
@@ -323,10 +324,14 @@ class Fold:
         programme = original.programme_id if original is not None else entry.programme_id
         inc = increments(change, programme)
         periods = list(period_keys(at))
-        for period in periods:
-            await self.store.add_to_standings(period, entry.person_id, entry.entry_id, inc)
-        await self.store.mark_dirty(periods, datetime.now(UTC))
-        await self.award_badges(entry.person_id, event)
+        # Different documents of one person, each written once: no reason to wait in turn.
+        await asyncio.gather(
+            *(self.store.add_to_standings(p, entry.person_id, entry.entry_id, inc) for p in periods),
+            self.store.mark_dirty(periods, datetime.now(UTC)),
+        )
+        if change.points > 0:
+            # Badges are never taken back, and a reversal cannot earn one.
+            await self.award_badges(entry.person_id, event)
         await self.store.mark_applied(entry.entry_id)
 
     async def award_badges(self, person_id: str, cause: Envelope) -> None:

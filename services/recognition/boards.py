@@ -45,14 +45,13 @@ def board_id(period: str, scope: str) -> str:
 
 async def refresh_leaderboards(store: RecognitionStore, settings: RecognitionSettings) -> int:
     """Rebuild the boards of every period touched since its last rebuild; how many were written."""
-    marks = [doc async for doc in store.dirty.find({})]
+    marks = await store.dirty_periods()
     if not marks:
         return 0
     teams = await store.teams()
     now = datetime.now(UTC)
     written = 0
-    for mark in marks:
-        period = mark["_id"]
+    for period, seen in marks.items():
         standings = await store.period_standings(period)
         for scope, lines in boards(standings, teams, settings.leaderboard_size).items():
             doc = {
@@ -64,7 +63,7 @@ async def refresh_leaderboards(store: RecognitionStore, settings: RecognitionSet
             await store.leaderboards.replace_one({"_id": board_id(period, scope)}, doc, upsert=True)
             written += 1
         # Only the mark as read: one set again meanwhile stays for the next pass.
-        await store.dirty.delete_one({"_id": period, "at": mark["at"]})
+        await store.clean(period, seen)
     log.info("leaderboards refreshed", periods=len(marks), boards=written)
     return written
 

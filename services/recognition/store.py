@@ -37,6 +37,7 @@ from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 
 OUTBOX_COLLECTIONS = ("sources", "badges", "kudos", "digests")
 APPLIED_FIELD = "_applied"
+DIRTY = "periods"
 # Entries of one person are folded in order, one at a time, and each offset is committed
 # after its entry: a redelivery repeats at most the few entries in flight at a crash.
 APPLIED_KEEP = 32
@@ -152,8 +153,16 @@ class RecognitionStore:
         return entries
 
     async def mark_dirty(self, periods: list[str], at: datetime) -> None:
-        for period in periods:
-            await self.dirty.update_one({"_id": period}, {"$set": {"at": at}}, upsert=True)
+        """Note that these periods' boards need rebuilding: one write for all of them."""
+        await self.dirty.update_one({"_id": DIRTY}, {"$set": dict.fromkeys(periods, at)}, upsert=True)
+
+    async def dirty_periods(self) -> dict[str, datetime]:
+        doc = await self.dirty.find_one({"_id": DIRTY}) or {}
+        return {k: v for k, v in doc.items() if k != "_id"}
+
+    async def clean(self, period: str, seen: datetime) -> None:
+        """Clear a period's mark, unless it was set again after ``seen`` (then it stays)."""
+        await self.dirty.update_one({"_id": DIRTY, period: seen}, {"$unset": {period: ""}})
 
     async def teams(self) -> dict[str, str]:
         """Each known person's current team."""

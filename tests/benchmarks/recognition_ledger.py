@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--entries", type=int, default=1_000_000, help="ledger entries bulk-loaded")
     parser.add_argument("--people", type=int, default=5_000)
     parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--sessions", type=int, default=301, help="completed sessions through the service")
+    parser.add_argument("--sessions", type=int, default=101, help="completed sessions through the service")
     parser.add_argument("--reads", type=int, default=200, help="leaderboard reads timed")
     args = parser.parse_args(argv)
     configure_logging("bench", level="WARNING", fmt="console")
