@@ -61,7 +61,7 @@ from services.recognition.standings import (
     period_keys,
     totals_from,
 )
-from services.recognition.store import APPLIED_FIELD, RecognitionStore, aware, entry_from
+from services.recognition.store import RecognitionStore, aware, entry_from
 from services.runtime import outbox
 from services.runtime.errors import UnprocessableMessage
 from services.runtime.idempotency import upsert_if_newer
@@ -325,18 +325,19 @@ class Fold:
         inc = increments(change, programme)
         periods = list(period_keys(at))
         # Different documents of one person, each written once: no reason to wait in turn.
-        await asyncio.gather(
+        *_, all_time, _ = await asyncio.gather(
             *(self.store.add_to_standings(p, entry.person_id, entry.entry_id, inc) for p in periods),
             self.store.mark_dirty(periods, datetime.now(UTC)),
         )
         if change.points > 0:
             # Badges are never taken back, and a reversal cannot earn one.
-            await self.award_badges(entry.person_id, event)
+            if all_time is None:  # added before a crash: read what it holds now
+                all_time = await self.store.standings(ALL_TIME).find_one({"_id": entry.person_id})
+            await self.award_badges(entry.person_id, all_time, event)
         await self.store.mark_applied(entry.entry_id)
 
-    async def award_badges(self, person_id: str, cause: Envelope) -> None:
-        """Each badge whose criteria the all-time totals meet, once per person."""
-        doc = await self.store.standings(ALL_TIME).find_one({"_id": person_id}, {APPLIED_FIELD: 0})
+    async def award_badges(self, person_id: str, doc: Document | None, cause: Envelope) -> None:
+        """Each badge whose criteria the all-time totals in ``doc`` meet, once per person."""
         if doc is None:
             return
         held = set((doc.get("badges") or {}).keys())

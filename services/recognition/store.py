@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -174,19 +175,22 @@ class RecognitionStore:
     def standings(self, period: str = ALL_TIME) -> AsyncCollection[Document]:
         return self.db[collection_of(period)]
 
-    async def add_to_standings(self, period: str, person_id: str, entry_id: str, inc: Document) -> bool:
-        """Add one entry to a person's standings of one period unless it was added already."""
+    async def add_to_standings(
+        self, period: str, person_id: str, entry_id: str, inc: Document
+    ) -> Document | None:
+        """Add one entry to a person's standings of one period unless it was added already;
+        the document as it is now, or None when it held the entry already."""
         try:
-            result = await self.standings(period).update_one(
+            return await self.standings(period).find_one_and_update(
                 {"_id": person_id, APPLIED_FIELD: {"$ne": entry_id}},
                 {"$inc": inc, "$push": {APPLIED_FIELD: {"$each": [entry_id], "$slice": -APPLIED_KEEP}}},
                 upsert=True,
+                return_document=ReturnDocument.AFTER,
             )
         except DuplicateKeyError:
             # The upsert found no document without the entry, yet the person's is there: it
             # holds the entry already.
-            return False
-        return bool(result.matched_count or result.upserted_id is not None)
+            return None
 
     async def period_standings(self, period: str) -> list[Document]:
         return [doc async for doc in self.standings(period).find({}, {APPLIED_FIELD: 0})]
