@@ -77,7 +77,7 @@ class NotKnownYet(RuntimeError):
     """A message overtook the one it depends on; a retry lets that one arrive."""
 
 
-def points_awarded(entry: Entry, source_id: str, cause: Envelope) -> PointsAwarded:
+def points_awarded(entry: Entry, cause: Envelope) -> PointsAwarded:
     """The event of one ledger entry; its id follows from the entry's, so repeats are recognisable."""
     return PointsAwarded.create(
         PointsAwardedData(
@@ -116,7 +116,7 @@ class Sources:
     ) -> None:
         granted = [entry_from(e) for e in (current or {}).get("granted", [])]
         decided = plan(source_id, granted, deserved, revision)
-        messages: list[Envelope] = [points_awarded(e, source_id, cause) for e in decided.entries]
+        messages: list[Envelope] = [points_awarded(e, cause) for e in decided.entries]
         entries = await self.store.settle_source(
             source_id, {**fields, "revision": revision}, list(decided.granted), messages
         )
@@ -285,9 +285,7 @@ class Kudos:
             "session_id": data.session_id,
             "at": command.occurred_at,
         }
-        entries = await self.store.insert_once(
-            self.store.kudos, doc, [given, points_awarded(entry, data.kudos_id, command)]
-        )
+        entries = await self.store.insert_once(self.store.kudos, doc, [given, points_awarded(entry, command)])
         await outbox.deliver(self.store.kudos, data.kudos_id, self.publisher, entries or None)
 
 
@@ -329,7 +327,7 @@ class Fold:
             *(self.store.add_to_standings(p, entry.person_id, entry.entry_id, inc) for p in periods),
             self.store.mark_dirty(periods, datetime.now(UTC)),
         )
-        if change.points > 0:
+        if entry.reverses is None:
             # Badges are never taken back, and a reversal cannot earn one.
             if all_time is None:  # added before a crash: read what it holds now
                 all_time = await self.store.standings(ALL_TIME).find_one({"_id": entry.person_id})

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from contracts.catalogue import RECOGNITION_COMMANDS
 from contracts.envelope import Envelope
 from contracts.scheduling import SessionKind
 from services.recognition.app import definition
@@ -18,6 +19,7 @@ from services.recognition.settings import RecognitionSettings
 from services.recognition.store import RecognitionStore
 from services.runtime.service import running
 from tests.support.infrastructure import Infrastructure
+from tests.support.kafka import read_all
 from tests.support.recognition import (
     Recognition,
     cancelled_after_completion,
@@ -193,3 +195,20 @@ async def test_a_session_withdrawn_after_completion_reverses_its_points_for_good
     }
     # The badge stays: badges are never taken back by a correction.
     assert ("ANA", "first_session") in await recognition.badges()
+
+
+async def test_kudos_reach_the_mentor_once_and_thanking_oneself_is_dead_lettered(
+    recognition: Recognition,
+) -> None:
+    thanks = kudos("k-2", "EVE", "ANA", day(4))
+    await recognition.send(thanks, thanks, kudos("k-3", "ANA", "ANA", day(4)))
+    await recognition.settled()
+
+    assert await recognition.points() == {"ANA": RULES.kudos_received}
+    given = [e for e in await recognition.events() if e["type"] == "recognition.kudos_given"]
+    assert [(e["payload"]["kudos_id"], e["payload"]["to_id"]) for e in given] == [("k-2", "ANA")]
+    dead = await read_all(
+        recognition.infra.kafka_bootstrap, recognition.settings.topic(RECOGNITION_COMMANDS.dead_letter)
+    )
+    assert len(dead) == 1
+    assert "themselves" in dead[0].headers["dlq.reason"]
