@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from contracts.common import EntityId, Frozen, LongText, PersonId, ShortText, Tag
 from contracts.envelope import Envelope, Payload
@@ -54,6 +54,16 @@ class PointsAwardedData(Payload):
     source_event_id: EntityId
     programme_id: Tag | None = None
     reverses_entry_id: EntityId | None = None
+    earned_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the recognised work happened (a session's start, a kudos' sending); it decides "
+        "the leaderboard period. A compensating entry carries the date of the entry it reverses.",
+    )
+    feedback_ratings: list[Annotated[int, Field(ge=1, le=5)]] = Field(
+        default_factory=list,
+        description="Feedback ratings (1 to 5) the recognised work received; leaderboards weigh points by "
+        "them. A compensating entry withdraws the ratings of the entry it reverses.",
+    )
 
 
 class BadgeAwardedData(Payload):

@@ -7,5 +7,6 @@ SERVICES: dict[str, int] = {
     "matching": 8102,
     "scheduling": 8103,
     "notification": 8104,
+    "recognition": 8105,
 }
 """Service name (also its package under ``services/`` and its env prefix) to HTTP port."""
