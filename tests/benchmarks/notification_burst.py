@@ -182,11 +182,10 @@ async def through_service(
 
             # Every delivery publishes one notification.delivered: the topic's end offsets count
             # them without loading the database being measured.
-            await eventually(
-                lambda: _published(infra, settings.topic(NOTIFICATION_EVENTS.name), count),
-                timeout=7200,
-                what=f"{count} deliveries",
-            )
+            async with PublishedCounter(
+                infra.kafka_bootstrap, settings.topic(NOTIFICATION_EVENTS.name)
+            ) as out:
+                await eventually(lambda: out.at_least(count), timeout=7200, what=f"{count} deliveries")
             seconds = time.perf_counter() - started
             sent = await deliveries.count_documents({"state": "sent"})
             assert sent == count, f"{sent} of {count} deliveries are recorded as sent"
@@ -197,19 +196,31 @@ async def through_service(
     return Run(label, seconds, count)
 
 
-async def _published(infra: Infrastructure, topic: str, count: int) -> bool:
-    await asyncio.sleep(0.5)
-    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
+class PublishedCounter:
+    """Counts the records on a topic from their end offsets, with one long-lived consumer (a
+    new client per poll would fetch the metadata of every topic on the broker each time)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+
+    async def __aenter__(self) -> PublishedCounter:
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    async def at_least(self, count: int) -> bool:
+        await asyncio.sleep(0.5)
+        partitions = [
+            TopicPartition(self.topic, p) for p in self.consumer.partitions_for_topic(self.topic) or set()
+        ]
         if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions) if partitions else {}
+            await self.consumer._client.force_metadata_update()
+            return False
+        ends: dict[TopicPartition, int] = await self.consumer.end_offsets(partitions)
         return sum(ends.values()) >= count
-    finally:
-        await consumer.stop()
 
 
 async def bench(infra: Infrastructure, count: int, rate: float, consumers: int) -> list[Run]:
@@ -223,7 +234,7 @@ async def bench(infra: Infrastructure, count: int, rate: float, consumers: int) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench-notification-burst")
     parser.add_argument("--count", type=int, default=10_000, help="notifications in the burst")
-    parser.add_argument("--rate", type=float, default=100, help="per-channel limit for the 'on' run")
+    parser.add_argument("--rate", type=float, default=10, help="per-channel limit for the 'on' run")
     parser.add_argument("--consumers", type=int, default=6, help="consumers per topic (one per partition)")
     args = parser.parse_args(argv)
     configure_logging("bench", level="WARNING", fmt="console")
