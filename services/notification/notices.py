@@ -103,42 +103,31 @@ def _each(
     ]
 
 
+def _pair(
+    p: Any, template: str, priority: Priority, data: dict[str, Any], *, skip: str | None = None
+) -> list[Notice]:
+    """Both people of a match (but ``skip``, who did it and knows), each told their role."""
+    role = {p.mentor_id: "mentor", p.mentee_id: "mentee"}.get
+    told = [person for person in (p.mentee_id, p.mentor_id) if person != skip]
+    return _each(
+        told,
+        template,
+        priority,
+        data,
+        f"/matches/{p.match_id}",
+        named=[p.mentor_id, p.mentee_id],
+        role_of=role,
+    )
+
+
 def _matching(event: Envelope, data: dict[str, Any]) -> list[Notice]:
     match event:
         case MatchProposed(payload=p):
-            role = {p.mentor_id: "mentor", p.mentee_id: "mentee"}.get
-            return _each(
-                [p.mentee_id, p.mentor_id],
-                "match_proposed",
-                Priority.NORMAL,
-                data,
-                f"/matches/{p.match_id}",
-                named=[p.mentor_id, p.mentee_id],
-                role_of=role,
-            )
+            return _pair(p, "match_proposed", Priority.NORMAL, data)
         case MatchConfirmed(payload=p):
-            role = {p.mentor_id: "mentor", p.mentee_id: "mentee"}.get
-            return _each(
-                [p.mentee_id, p.mentor_id],
-                "match_confirmed",
-                Priority.NORMAL,
-                data,
-                f"/matches/{p.match_id}",
-                named=[p.mentor_id, p.mentee_id],
-                role_of=role,
-            )
+            return _pair(p, "match_confirmed", Priority.NORMAL, data)
         case MatchEnded(payload=p):
-            role = {p.mentor_id: "mentor", p.mentee_id: "mentee"}.get
-            told = [person for person in (p.mentee_id, p.mentor_id) if person != p.ended_by]
-            return _each(
-                told,
-                "match_ended",
-                Priority.NORMAL,
-                data,
-                f"/matches/{p.match_id}",
-                named=[p.mentor_id, p.mentee_id],
-                role_of=role,
-            )
+            return _pair(p, "match_ended", Priority.NORMAL, data, skip=p.ended_by)
         case RequestWaitlisted(payload=p):
             return _each([p.person_id], "request_waitlisted", Priority.NORMAL, data, "/requests")
         case CircleFormed(payload=p):
@@ -215,16 +204,7 @@ def _sessions(event: Envelope, data: dict[str, Any]) -> list[Notice]:
                 named=p.person_ids,
             )
         case MatchInactive(payload=p):
-            role = {p.mentor_id: "mentor", p.mentee_id: "mentee"}.get
-            return _each(
-                [p.mentee_id, p.mentor_id],
-                "match_inactive",
-                Priority.LOW,
-                data,
-                f"/matches/{p.match_id}",
-                named=[p.mentor_id, p.mentee_id],
-                role_of=role,
-            )
+            return _pair(p, "match_inactive", Priority.LOW, data)
     return []
 
 
