@@ -36,20 +36,14 @@ from services.matching.store import MatchingStore, ensure_indexes
 from services.runtime.broker import subscribe
 from services.runtime.periodic import PeriodicTask
 from services.runtime.service import Runtime, ServiceDefinition
-from services.runtime.settings import ServiceSettings
+from services.runtime.settings import settings_as
 
 __all__ = ["MatchingSettings", "build_router", "definition"]
 
 
-def _settings(runtime_settings: ServiceSettings) -> MatchingSettings:
-    if isinstance(runtime_settings, MatchingSettings):
-        return runtime_settings
-    return MatchingSettings()
-
-
 def build_router(runtime: Runtime) -> KafkaRouter:
     """Built per process: a FastStream router can belong to one broker only."""
-    settings = _settings(runtime.settings)
+    settings = settings_as(runtime.settings, MatchingSettings)
     matcher = Matcher(MatchingStore(runtime.db), runtime.publisher, load_programmes(settings.programmes_file))
     reactions = ProfileReactions(matcher)
     requests = Requests(matcher)
@@ -89,7 +83,7 @@ def build_router(runtime: Runtime) -> KafkaRouter:
 async def expire_stale_proposals(runtime: Runtime) -> None:
     """Send an expiry for every proposal unanswered past its time. Every replica sweeps; the
     commands carry deterministic ids and are decided by the match's own consumer."""
-    settings = _settings(runtime.settings)
+    settings = settings_as(runtime.settings, MatchingSettings)
     cutoff = datetime.now(UTC) - timedelta(hours=settings.proposal_ttl_hours)
     stale = await MatchingStore(runtime.db).proposals_before(cutoff)
     commands: list[Envelope] = [
@@ -116,7 +110,7 @@ definition = ServiceDefinition(
     periodic=(
         PeriodicTask(
             name="expire stale proposals",
-            every_seconds=lambda s: _settings(s).expiry_sweep_seconds,
+            every_seconds=lambda s: settings_as(s, MatchingSettings).expiry_sweep_seconds,
             run=expire_stale_proposals,
         ),
     ),

@@ -36,17 +36,11 @@ from services.runtime.broker import subscribe
 from services.runtime.dead_letter import DLQ_HEADER_PREFIX
 from services.runtime.periodic import PeriodicTask
 from services.runtime.service import Runtime, ServiceDefinition
-from services.runtime.settings import ServiceSettings
+from services.runtime.settings import settings_as
 
 __all__ = ["NotificationSettings", "build_router", "definition", "dispatcher_of"]
 
 NOTIFIED_TOPICS = (MATCHING_EVENTS, SCHEDULING_EVENTS, RECOGNITION_EVENTS)
-
-
-def settings_of(runtime_settings: ServiceSettings) -> NotificationSettings:
-    if isinstance(runtime_settings, NotificationSettings):
-        return runtime_settings
-    return NotificationSettings()
 
 
 def dispatcher_of(runtime: Runtime) -> Dispatcher:
@@ -55,7 +49,7 @@ def dispatcher_of(runtime: Runtime) -> Dispatcher:
     existing = runtime.components.get("dispatcher")
     if isinstance(existing, Dispatcher):
         return existing
-    settings = settings_of(runtime.settings)
+    settings = settings_as(runtime.settings, NotificationSettings)
     dispatcher = Dispatcher(
         deliveries=DeliveryLog(runtime.db),
         contacts=Contacts(runtime.db),
@@ -126,7 +120,9 @@ definition = ServiceDefinition(
     publishes=(NOTIFICATION_EVENTS,),
     outbox_collections=("deliveries",),
     build_http=build_http,
-    periodic=(PeriodicTask("deliveries due", lambda s: settings_of(s).sweep_seconds, sweep),),
+    periodic=(
+        PeriodicTask("deliveries due", lambda s: settings_as(s, NotificationSettings).sweep_seconds, sweep),
+    ),
     on_stop=close_channels,
     description="Fan-out of what people should hear about to email, Slack, Teams and webhooks, once each.",
 )

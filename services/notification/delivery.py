@@ -50,7 +50,7 @@ from services.notification.store import DeliveryLog, DeliveryState
 from services.runtime import outbox
 from services.runtime.dead_letter import DLQ_HEADER_PREFIX, backoff_delay
 from services.runtime.logging import get_logger
-from services.runtime.mongo import Document
+from services.runtime.mongo import Document, aware
 from services.runtime.publishing import MessagePublisher
 
 SERVICE = "notification"
@@ -106,11 +106,6 @@ class Cause:
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Cause:
         return cls(**doc)
-
-
-def _aware(value: datetime) -> datetime:
-    # Mongo-wire servers hand datetimes back naive (in UTC).
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Dispatcher:
@@ -398,7 +393,7 @@ class Dispatcher:
             )
 
     async def _send_digest(self, entry: Document) -> None:
-        recipient_id, digest_at = entry["recipient_id"], _aware(entry["due_at"])
+        recipient_id, digest_at = entry["recipient_id"], aware(entry["due_at"])
         items = await self.log.queued_for_digest(recipient_id, digest_at)
         if items:
             notices = [notice_from_doc(item["notice"]) for item in items]
@@ -456,7 +451,7 @@ class Dispatcher:
         attempt = doc["attempts"] + 1
         if not await self.log.claim_attempt(notification_id, attempt, now):
             started = await self.log.attempt_started_at(notification_id, attempt)
-            if started is not None and _aware(started) < now - self._in_doubt_after:
+            if started is not None and aware(started) < now - self._in_doubt_after:
                 await self._cut_off(doc, attempt)  # its claimer stopped before recording anything
             return False
         await self.log.update(

@@ -46,15 +46,9 @@ from services.runtime.broker import subscribe
 from services.runtime.mongo import Document
 from services.runtime.periodic import PeriodicTask
 from services.runtime.service import Runtime, ServiceDefinition
-from services.runtime.settings import ServiceSettings
+from services.runtime.settings import settings_as
 
 __all__ = ["RecognitionSettings", "build_router", "definition"]
-
-
-def settings_of(runtime_settings: ServiceSettings) -> RecognitionSettings:
-    if isinstance(runtime_settings, RecognitionSettings):
-        return runtime_settings
-    return RecognitionSettings()
 
 
 def load_rules(settings: RecognitionSettings) -> RecognitionRules:
@@ -69,7 +63,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
 
 def build_router(runtime: Runtime) -> KafkaRouter:
     """Built per process: a FastStream router can belong to one broker only."""
-    rules = load_rules(settings_of(runtime.settings))
+    rules = load_rules(settings_as(runtime.settings, RecognitionSettings))
     store = RecognitionStore(runtime.db)
     sources = Sources(store, runtime.publisher, rules)
     kudos = Kudos(store, runtime.publisher, rules)
@@ -116,12 +110,19 @@ def build_router(runtime: Runtime) -> KafkaRouter:
 
 
 async def refresh(runtime: Runtime) -> None:
-    await refresh_leaderboards(RecognitionStore(runtime.db), settings_of(runtime.settings))
+    await refresh_leaderboards(
+        RecognitionStore(runtime.db), settings_as(runtime.settings, RecognitionSettings)
+    )
 
 
 async def digest(runtime: Runtime) -> None:
     today = datetime.now(UTC).date()
-    await emit_digests(RecognitionStore(runtime.db), runtime.publisher, settings_of(runtime.settings), today)
+    await emit_digests(
+        RecognitionStore(runtime.db),
+        runtime.publisher,
+        settings_as(runtime.settings, RecognitionSettings),
+        today,
+    )
 
 
 definition = ServiceDefinition(
@@ -136,10 +137,14 @@ definition = ServiceDefinition(
     periodic=(
         PeriodicTask(
             name="leaderboards",
-            every_seconds=lambda s: settings_of(s).leaderboard_refresh_seconds,
+            every_seconds=lambda s: settings_as(s, RecognitionSettings).leaderboard_refresh_seconds,
             run=refresh,
         ),
-        PeriodicTask(name="digests", every_seconds=lambda s: settings_of(s).digest_seconds, run=digest),
+        PeriodicTask(
+            name="digests",
+            every_seconds=lambda s: settings_as(s, RecognitionSettings).digest_seconds,
+            run=digest,
+        ),
     ),
     description="Points ledger, badges, kudos, feedback-weighted leaderboards and recognition digests.",
 )

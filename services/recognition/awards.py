@@ -61,12 +61,12 @@ from services.recognition.standings import (
     period_keys,
     totals_from,
 )
-from services.recognition.store import RecognitionStore, aware, entry_from
+from services.recognition.store import RecognitionStore, entry_from
 from services.runtime import outbox
 from services.runtime.errors import UnprocessableMessage
 from services.runtime.idempotency import upsert_if_newer
 from services.runtime.logging import get_logger
-from services.runtime.mongo import Document
+from services.runtime.mongo import Document, aware
 from services.runtime.publishing import MessagePublisher
 
 SERVICE = "recognition"

@@ -30,9 +30,10 @@ from services.recognition.standings import (
     period_bounds,
     previous_month,
 )
-from services.recognition.store import RecognitionStore, aware
+from services.recognition.store import RecognitionStore
 from services.runtime import outbox
 from services.runtime.logging import get_logger
+from services.runtime.mongo import aware
 from services.runtime.publishing import MessagePublisher
 
 SERVICE = "recognition"

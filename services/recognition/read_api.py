@@ -17,8 +17,9 @@ from services.recognition.standings import (
     score,
     totals_from,
 )
-from services.recognition.store import RecognitionStore, aware
+from services.recognition.store import RecognitionStore
 from services.runtime.http_auth import require_token
+from services.runtime.mongo import aware
 from services.runtime.service import Runtime
 
 

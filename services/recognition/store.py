@@ -22,7 +22,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -33,7 +33,7 @@ from contracts.envelope import Envelope
 from contracts.recognition import PointsReason
 from services.recognition.ledger import Entry
 from services.recognition.standings import ALL_TIME, collection_of
-from services.runtime.mongo import Document
+from services.runtime.mongo import Document, aware
 from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 
 OUTBOX_COLLECTIONS = ("sources", "badges", "kudos", "digests")
@@ -42,11 +42,6 @@ DIRTY = "periods"
 # Entries of one person are folded in order, one at a time, and each offset is committed
 # after its entry: a redelivery repeats at most the few entries in flight at a crash.
 APPLIED_KEEP = 32
-
-
-def aware(moment: datetime) -> datetime:
-    """A stored datetime as UTC, whether or not the client returned it with a zone."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -96,3 +97,8 @@ async def find_by_ids(
         return await collection.find({"_id": {"$in": wanted}}, projection).to_list()
     found = await asyncio.gather(*(collection.find_one({"_id": i}, projection) for i in wanted))
     return [doc for doc in found if doc is not None]
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored datetime as UTC: PyMongo hands them back naive unless the client is tz_aware."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -7,7 +7,7 @@ so an operator can point one service elsewhere without touching the others.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -115,3 +115,12 @@ class ServiceSettings(BaseSettings):
 def _default_service_name(settings_cls: type[BaseSettings]) -> str:
     field = settings_cls.model_fields["service_name"]
     return str(field.default)
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def settings_as(settings: ServiceSettings, cls: type[S]) -> S:
+    """A running service's settings as its own settings class; the defaults of that class when
+    the runtime was started with the shared base settings (as some tests do)."""
+    return settings if isinstance(settings, cls) else cls()

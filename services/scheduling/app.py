@@ -34,29 +34,23 @@ from contracts.scheduling import (
 )
 from services.runtime.broker import subscribe
 from services.runtime.http_auth import require_token
-from services.runtime.mongo import Document
+from services.runtime.mongo import Document, aware
 from services.runtime.periodic import PeriodicTask
 from services.runtime.service import Runtime, ServiceDefinition
-from services.runtime.settings import ServiceSettings
+from services.runtime.settings import settings_as
 from services.scheduling.groups import GroupSessions, ensure_group_indexes, group_routes
 from services.scheduling.office_hours import OfficeHours, ensure_office_hours_indexes, office_hours_routes
 from services.scheduling.people import People
 from services.scheduling.sessions import SERVICE, Sessions
 from services.scheduling.settings import SchedulingSettings
-from services.scheduling.store import SessionStore, aware, ensure_session_indexes
+from services.scheduling.store import SessionStore, ensure_session_indexes
 from services.scheduling.sweeps import Sweeps
 
 __all__ = ["SchedulingSettings", "build_router", "definition"]
 
 
-def _settings(runtime_settings: ServiceSettings) -> SchedulingSettings:
-    if isinstance(runtime_settings, SchedulingSettings):
-        return runtime_settings
-    return SchedulingSettings()
-
-
 def _sessions(runtime: Runtime) -> Sessions:
-    settings = _settings(runtime.settings)
+    settings = settings_as(runtime.settings, SchedulingSettings)
     return Sessions(
         SessionStore(runtime.db),
         People(runtime.db),
@@ -74,7 +68,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
 
 def build_router(runtime: Runtime) -> KafkaRouter:
     """Built per process: a FastStream router can belong to one broker only."""
-    settings = _settings(runtime.settings)
+    settings = settings_as(runtime.settings, SchedulingSettings)
     people = People(runtime.db)
     sessions = _sessions(runtime)
     office_hours = OfficeHours(runtime.db, runtime.publisher, people, settings)
@@ -175,7 +169,7 @@ definition = ServiceDefinition(
     periodic=(
         PeriodicTask(
             name="reminders, next sessions and nudges",
-            every_seconds=lambda s: _settings(s).sweep_seconds,
+            every_seconds=lambda s: settings_as(s, SchedulingSettings).sweep_seconds,
             run=sweep,
         ),
     ),

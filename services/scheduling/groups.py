@@ -47,7 +47,7 @@ from contracts.scheduling import (
 from services.runtime.errors import UnprocessableMessage
 from services.runtime.idempotency import PROCESSED_FIELD
 from services.runtime.logging import get_logger
-from services.runtime.mongo import Document
+from services.runtime.mongo import Document, aware
 from services.runtime.outbox import OUTBOX_FIELD
 from services.runtime.publishing import MessagePublisher
 from services.scheduling import aggregates
@@ -63,7 +63,6 @@ from services.scheduling.seats import (
     register,
 )
 from services.scheduling.settings import SchedulingSettings
-from services.scheduling.store import aware
 
 SERVICE = "scheduling"
 COLLECTION = "group_sessions"

@@ -40,14 +40,14 @@ from contracts.scheduling import (
 from services.runtime import outbox
 from services.runtime.errors import UnprocessableMessage
 from services.runtime.logging import get_logger
-from services.runtime.mongo import Document
+from services.runtime.mongo import Document, aware
 from services.runtime.publishing import MessagePublisher
 from services.scheduling.cadence import reminder_times
 from services.scheduling.invites import Method, Organiser, Status, invite, stable_uid
 from services.scheduling.people import People, Person
 from services.scheduling.settings import SchedulingSettings
 from services.scheduling.slots import best_group_slot, earliest_common_slot, local_times, recurrence
-from services.scheduling.store import SessionStore, aware
+from services.scheduling.store import SessionStore
 
 SERVICE = "scheduling"
 log = get_logger(__name__)

@@ -27,11 +27,6 @@ from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 DUPLICATE_KEY = 11000
 
 
-def aware(moment: datetime) -> datetime:
-    """A stored datetime as UTC: PyMongo returns naive UTC datetimes unless the client is tz_aware."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 async def ensure_session_indexes(db: AsyncDatabase[Document]) -> None:
     await db["sessions"].create_index([("person_ids", 1), ("starts_at", 1)])
     await db["sessions"].create_index([("series_id", 1), ("index", 1)])

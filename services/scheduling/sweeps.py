@@ -16,11 +16,10 @@ from contracts.envelope import Envelope, deterministic_id
 from contracts.scheduling import MatchInactive, MatchInactiveData, ReminderDue, ReminderDueData, SessionKind
 from services.runtime import outbox
 from services.runtime.logging import get_logger
-from services.runtime.mongo import Document
+from services.runtime.mongo import Document, aware
 from services.runtime.outbox import OUTBOX_FIELD
 from services.scheduling.cadence import is_inactive
 from services.scheduling.sessions import SERVICE, Sessions
-from services.scheduling.store import aware
 
 ABANDONED_AFTER = timedelta(seconds=60)
 
