@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from contracts.topics import DLQ_SUFFIX
 from deploy.operator.dead_letters import DeadLetter
 from deploy.operator.lag import by_topic, count
 from deploy.operator.status import Status
@@ -59,19 +60,31 @@ def _lag(value: int) -> str:
 
 
 def dead_letter_table(rows: list[dict[str, Any]], *, show_body: bool) -> Table:
-    table = Table(
-        "topic", "partition", "offset", "event type", "event id", "service", "attempts", "failed at",
-        "reason", "replayed", title="Dead letters",
-    )  # fmt: skip
+    """One row per dead letter, two lines each to leave the reason room; ``partition:offset``
+    is what ``dlq replay`` takes."""
+    table = Table(title="Dead letters", show_lines=True)
+    table.add_column("topic\npartition:offset", no_wrap=True)
+    table.add_column("event type\nevent id", overflow="fold")
+    table.add_column("service\nattempts", no_wrap=True)
+    table.add_column("failed at\nreplayed at", no_wrap=True)
+    table.add_column("reason", min_width=16)
     for row in rows:
-        table.add_row(
-            row["topic"], str(row["partition"]), str(row["offset"]), row["event_type"] or "?",
-            row["event_id"] or "?", row["service"] or "?", count(row["attempts"]), row["failed_at"] or "",
-            row["reason"] or "", row["replayed_at"] or "",
-        )  # fmt: skip
+        reason = row["reason"] or ""
         if show_body:
-            table.add_row("", "", "", f"body: {row['body']}", end_section=True)
+            reason += f"\n\nbody: {row['body']}"
+        table.add_row(
+            f"{row['topic'].removesuffix(DLQ_SUFFIX)}\n{row['partition']}:{row['offset']}",
+            f"{row['event_type'] or '?'}\n{row['event_id'] or '?'}",
+            f"{row['service'] or '?'}\n{count(row['attempts'])}",
+            f"{_minute(row['failed_at'])}\n{_minute(row['replayed_at']) or 'not replayed'}",
+            reason,
+        )
     return table
+
+
+def _minute(iso: str | None) -> str:
+    """An ISO timestamp to the minute, for a narrow column (``--json`` has it in full)."""
+    return iso[:16].replace("T", " ") if iso else ""
 
 
 def replay_row(letter: DeadLetter, to: str) -> dict[str, Any]:

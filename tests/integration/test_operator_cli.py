@@ -1,6 +1,6 @@
 """The operator CLI on the real stack: dead letters listed with their reason and replayed
-once each, a fixed service handling a replay, and status showing lag, dead-letter depth and
-readiness.
+once each, a fixed service handling a replay (a notification replay retrying just the
+delivery that failed), and status showing lag, dead-letter depth and readiness.
 
 The matching service stands in for any service: a cohort round for a programme it does not
 know is dead-lettered; the fix is to configure the programme, then replay.
@@ -21,14 +21,19 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
-from contracts.catalogue import MATCHING_COMMANDS, MATCHING_EVENTS
+from contracts.catalogue import MATCHING_COMMANDS, MATCHING_EVENTS, PROFILE_EVENTS
 from contracts.common import MentorshipKind
+from contracts.matching import MatchProposed
 from contracts.programmes import DEFAULT_PROGRAMMES, Programme
+from deploy.local.chat_receiver import running_receiver
 from deploy.operator.cli import app
 from services.matching.app import MatchingSettings, definition
 from services.runtime.service import create_app, running
 from tests.support.infrastructure import Infrastructure
 from tests.support.kafka import read_all, wait_for_records
+from tests.support.matching import Matching, mentor, snapshot
+from tests.support.notices import proposal
+from tests.support.notification import notification_service
 from tests.support.services import settings_for
 
 PILOT = Programme(programme_id="pilot", name="Pilot programme", kind=MentorshipKind.ONE_TO_ONE)
@@ -195,6 +200,63 @@ async def test_status_shows_the_lag_of_a_group_behind_the_dead_letters_waiting_a
     assert code == 0, output
     assert ready["ready"] is True
     assert ready["services"][0]["checks"] == {"kafka": True, "mongo": True}
+
+
+async def test_a_round_sent_with_fairness_spreads_mentees_over_mentors_at_some_cost_in_score(
+    infrastructure: Infrastructure, settings: MatchingSettings, operator: Operator
+) -> None:
+    matching = Matching(infrastructure, settings)
+    async with running(definition, settings):
+        # M-STAR covers the goal better for both mentees and has room for both.
+        await matching.profile(mentor("M-STAR", capacity=2, skills=[{"name": "kafka", "level": "expert"}]))
+        await matching.profile(mentor("M-STEADY", capacity=2, skills=[{"name": "kafka", "level": "working"}]))
+        growth: dict[str, Any] = {"goals": ["kafka"], "level": "mid", "programmes": ["career-growth"]}
+        for person in ("G-1", "G-2"):
+            await matching.profile(snapshot(person, **growth))
+        await matching.handled_everything_on(PROFILE_EVENTS.name)
+    await operator("round", "--programme", "career-growth", "--fairness", "1", "--round-id", "fair-1")
+    async with running(definition, settings):
+        events = await matching.events(3)
+
+    proposals = [e["payload"] for e in events if e["type"] == "matching.match_proposed"]
+    scores = {p["mentor_id"]: p["score"] for p in proposals}
+    assert sorted(p["mentor_id"] for p in proposals) == ["M-STAR", "M-STEADY"]
+    assert scores["M-STEADY"] < scores["M-STAR"]  # both with M-STAR would score more in total
+
+
+async def test_a_notification_dead_letter_replayed_retries_the_failed_delivery_and_nothing_else(
+    infrastructure: Infrastructure, namespace: str, operator: Operator
+) -> None:
+    async with running_receiver() as receiver:
+        async with notification_service(infrastructure, namespace, receiver) as notification:
+            eve = notification.person("EVE", channels=("teams",))
+            fay = notification.person("FAY", channels=("email",))
+            hook = notification.hook("EVE", "teams")
+            receiver.respond(hook, 400)  # refused: not retried, dead-lettered
+            await notification.profiles(eve, fay)
+            await notification.publish(proposal("FAY", "EVE"))
+            await notification.dead_letters(MatchProposed, 1)
+            await notification.mailpit.wait_for(notification.address("FAY"), 1)
+        receiver.respond(hook, 200)  # the receiver's owner fixed it
+
+        (listed,) = await operator.json("dlq", "list", "--service", "notification")
+        replayed = await operator.json(
+            "dlq", "replay", "--topic", "matching.events.v1", "--all", "--service", "notification"
+        )
+        async with notification_service(infrastructure, namespace, receiver) as notification:
+            delivered = await notification.chat("EVE", "teams", 1)
+            await notification.handled_everything_on(MatchProposed)
+            outcomes = await notification.all_outcomes()
+            mails = await notification.mailpit.inbox(notification.address("FAY"))
+
+    assert listed["event_type"] == "matching.match_proposed"
+    assert listed["service"] == "notification"
+    assert [r["replay_of"] for r in replayed] == [f"{namespace}.matching.events.v1.dlq:0:{listed['offset']}"]
+    assert len(delivered) == 1
+    assert receiver.calls[hook] == 2  # the refusal, then the replay
+    eve_teams = [o["type"] for o in outcomes if o["payload"]["recipient_id"] == "EVE"]
+    assert eve_teams == ["notification.failed", "notification.delivered"]
+    assert len(mails) == 1  # FAY's email was not sent again
 
 
 def _free_port() -> int:
