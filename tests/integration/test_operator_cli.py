@@ -28,6 +28,8 @@ from contracts.programmes import DEFAULT_PROGRAMMES, Programme
 from deploy.local.chat_receiver import running_receiver
 from deploy.operator.cli import app
 from services.matching.app import MatchingSettings, definition
+from services.profile.app import ProfileSettings
+from services.profile.app import definition as profile_definition
 from services.runtime.service import create_app, running
 from tests.support.infrastructure import Infrastructure
 from tests.support.kafka import read_all, wait_for_records
@@ -222,6 +224,28 @@ async def test_a_round_sent_with_fairness_spreads_mentees_over_mentors_at_some_c
     scores = {p["mentor_id"]: p["score"] for p in proposals}
     assert sorted(p["mentor_id"] for p in proposals) == ["M-STAR", "M-STEADY"]
     assert scores["M-STEADY"] < scores["M-STAR"]  # both with M-STAR would score more in total
+
+
+async def test_a_test_onboarding_event_becomes_a_profile(
+    infrastructure: Infrastructure, namespace: str, operator: Operator
+) -> None:
+    said = await operator(
+        "emit-onboarding", "--employee-id", "OPS-1", "--team", "payments",
+        "--time-zone", "America/New_York", "--skill", "python:expert", "--programme", "onboarding",
+    )  # fmt: skip
+    profile_settings = settings_for(ProfileSettings, infrastructure, namespace)
+    async with running(profile_definition, profile_settings):
+        (created,) = await wait_for_records(
+            infrastructure.kafka_bootstrap, profile_settings.topic(PROFILE_EVENTS.name), lambda r: len(r) >= 1
+        )
+
+    snapshot = json.loads(created.value or b"")["payload"]
+    assert "employee OPS-1" in said
+    assert created.key == b"OPS-1"
+    assert (snapshot["person_id"], snapshot["team"], snapshot["time_zone"]) == (
+        "OPS-1", "payments", "America/New_York",
+    )  # fmt: skip
+    assert snapshot["skills"] == [{"name": "python", "level": "expert"}]
 
 
 async def test_a_notification_dead_letter_replayed_retries_the_failed_delivery_and_nothing_else(
