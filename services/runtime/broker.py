@@ -48,6 +48,25 @@ def security_from(kafka: KafkaSettings) -> BaseSecurity | None:
     return None
 
 
+def client_security_options(kafka: KafkaSettings) -> dict[str, object]:
+    """The same security as keyword arguments for aiokafka's own clients (admin clients, and
+    the plain consumers and producers of operator tools)."""
+    security = security_from(kafka)
+    if security is None:
+        return {}
+    options: dict[str, object] = {
+        "security_protocol": kafka.security_protocol,
+        "ssl_context": security.ssl_context,
+    }
+    if kafka.security_protocol.startswith("SASL"):
+        options.update(
+            sasl_mechanism=kafka.sasl_mechanism or "SCRAM-SHA-512",
+            sasl_plain_username=kafka.sasl_username,
+            sasl_plain_password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+        )
+    return options
+
+
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
     """A broker with the platform's delivery guarantees and dead-letter handling."""
     return KafkaBroker(
@@ -58,7 +77,7 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         request_timeout_ms=settings.kafka.request_timeout_ms,
         security=security_from(settings.kafka),
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        middlewares=[DeadLetterMiddleware.with_policy(settings.retry)],
+        middlewares=[DeadLetterMiddleware.with_policy(settings.retry, settings.service_name)],
         # A standard-library logger outside the "faststream" tree (which has a handler of
         # its own), so these lines go through the structlog formatter like ours. Per-message
         # "Received/Processed" lines are DEBUG: at production rates they are noise.

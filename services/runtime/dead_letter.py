@@ -8,7 +8,9 @@ Every consumed message goes through ``DeadLetterMiddleware``:
 - any other failure is retried in-process with exponential backoff and full jitter, up to
   ``retry.max_attempts``, then dead-lettered;
 - the dead-letter record keeps the original value, key and headers byte for byte (so it can
-  be replayed as it was) and adds ``dlq.*`` headers with the reason and origin.
+  be replayed as it was) and adds ``dlq.*`` headers with the reason, the origin and the
+  service that gave up on it (``dlq.service``: several services consume most topics, and an
+  operator needs to know whose failure a dead letter is).
 
 The middleware returns normally after dead-lettering, so the offset is committed and the
 service moves on. If the dead-letter write itself fails, the error propagates; the broker's
@@ -56,11 +58,13 @@ class DeadLetterMiddleware(BaseMiddleware):
     """Retries, logging context and dead-lettering around every handler call."""
 
     retry: RetrySettings = RetrySettings()
+    service: str = ""
 
     @classmethod
-    def with_policy(cls, retry: RetrySettings) -> type[DeadLetterMiddleware]:
-        """A middleware class bound to a retry policy (FastStream builds one per message)."""
-        return type(cls.__name__, (cls,), {"retry": retry})
+    def with_policy(cls, retry: RetrySettings, service: str = "") -> type[DeadLetterMiddleware]:
+        """A middleware class bound to a retry policy and the consuming service's name
+        (FastStream builds one middleware per message, from the class)."""
+        return type(cls.__name__, (cls,), {"retry": retry, "service": service})
 
     async def consume_scope(
         self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
@@ -109,6 +113,10 @@ class DeadLetterMiddleware(BaseMiddleware):
                 f"{DLQ_HEADER_PREFIX}failed_at": datetime.now(UTC).isoformat(),
             }
         )
+        # A replayed record may carry the header of an earlier failure elsewhere.
+        headers.pop(f"{DLQ_HEADER_PREFIX}service", None)
+        if self.service:
+            headers[f"{DLQ_HEADER_PREFIX}service"] = self.service
         await broker.publish(
             record.value if record.value is not None else b"",
             topic=topic,
