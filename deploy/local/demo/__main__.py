@@ -10,7 +10,7 @@ import sys
 from rich.console import Console
 
 from deploy.local import stack
-from deploy.local.demo.run import DemoOptions, run_demo
+from deploy.local.demo.run import DemoOptions, Endpoints, run_demo
 from deploy.services import SERVICES
 
 
@@ -53,13 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:
         console = Console(width=140)
     settings = stack.StackSettings()
-    started_stack = stack.status(settings) != 0
+    servers = Endpoints.from_environment(settings)
+    started_stack = not servers.external and stack.status(settings) != 0
     if started_stack:
         stack.up(settings)
     # SIGTERM stops the demo like Ctrl-C does: everything it started is stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        return asyncio.run(run_demo(options, settings, console))
+        return asyncio.run(run_demo(options, servers, console))
     except KeyboardInterrupt:
         console.print("Interrupted; everything the demo started is stopped.")
         return 0

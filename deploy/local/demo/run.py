@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
@@ -11,13 +12,14 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from rich.console import Console
 from rich.live import Live
 
-from contracts.catalogue import PROFILE_EVENTS, TOPICS
+from contracts.catalogue import TOPICS
 from contracts.topics import DLQ_SUFFIX
 from deploy.local import stack
 from deploy.local.chat_receiver import ChatReceiver, running_receiver
@@ -27,7 +29,11 @@ from deploy.local.demo.organisation import Message, Organisation, demo_organisat
 from deploy.local.demo.people import People
 from deploy.local.demo.stores import compare
 from deploy.local.demo.tally import Tally
+from deploy.operator.kafka import connected
+from deploy.operator.settings import OperatorSettings
+from deploy.operator.status import lag_of
 from deploy.services import SERVICES
+from services.runtime.settings import KafkaSettings
 
 # The read APIs refuse personal data without a token; the demo's services run with a known one.
 DEMO_TOKEN = "demo-token"
@@ -51,11 +57,45 @@ class DemoOptions:
             return dict(SERVICES)
         return {name: self.port_base + index for index, name in enumerate(SERVICES)}
 
+    @property
+    def prefix(self) -> str:
+        """Prepended to topics and consumer groups, as the services' topic_prefix setting."""
+        return f"{self.namespace}." if self.namespace else ""
+
     def topic(self, name: str) -> str:
-        return f"{self.namespace}.{name}" if self.namespace else name
+        return self.prefix + name
 
     def database(self, service: str) -> str:
         return f"{self.namespace}_{service}" if self.namespace else f"mentorship_{service}"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the servers are: the local stack's ports, or servers named in the environment
+    (the same ``MENTORSHIP_*`` and ``NOTIFICATION_SMTP__*`` variables the services read)."""
+
+    kafka: str
+    mongo: str
+    smtp_host: str
+    smtp_port: int
+    mailpit: str
+    logs: Path
+
+    @property
+    def external(self) -> bool:
+        return "MENTORSHIP_KAFKA__BOOTSTRAP_SERVERS" in os.environ
+
+    @classmethod
+    def from_environment(cls, settings: stack.StackSettings) -> Endpoints:
+        env = os.environ.get
+        return cls(
+            kafka=env("MENTORSHIP_KAFKA__BOOTSTRAP_SERVERS", f"{settings.host}:{settings.kafka_port}"),
+            mongo=env("MENTORSHIP_MONGO__URL", f"mongodb://{settings.host}:{settings.mongo_port}/"),
+            smtp_host=env("NOTIFICATION_SMTP__HOST", settings.host),
+            smtp_port=int(env("NOTIFICATION_SMTP__PORT", str(settings.smtp_port))),
+            mailpit=env("DEMO_MAILPIT_URL", f"http://{settings.host}:{settings.mailpit_http_port}"),
+            logs=Path(env("DEMO_LOG_DIR", str(settings.logs / "demo"))),
+        )
 
 
 @dataclass
@@ -126,8 +166,8 @@ class Demo:
 
     async def matching_knows_everyone(self) -> None:
         """Requests name people matching must already know: let it read every profile first."""
-        profiles, group = self.options.topic(PROFILE_EVENTS.name), self.options.topic("matching")
-        await self.until("matching reading every profile", lambda: caught_up(self.bootstrap, group, profiles))
+        matching_read_all = functools.partial(caught_up, self.options, self.bootstrap, ["matching"])
+        await self.until("matching reading every profile", matching_read_all)
 
     async def watch(self, consumer: AIOKafkaConsumer, people: People) -> None:
         while True:
@@ -150,17 +190,17 @@ class Demo:
         if self.tally.add(event):
             await self.send(people.react(event, datetime.now(UTC)))
 
-    def where(self, settings: stack.StackSettings) -> list[str]:
+    def where(self, servers: Endpoints) -> list[str]:
         ports = self.options.ports
         return [
-            f"Mailpit inbox: http://{settings.host}:{settings.mailpit_http_port}",
+            f"Mailpit inbox: {servers.mailpit}",
             f"Chat messages: http://127.0.0.1:{self.receiver.port}/received",
             f"Matches: curl -H 'Authorization: Bearer {DEMO_TOKEN}' "
             f"http://127.0.0.1:{ports['matching']}/people/H0001/matches",
             f"Sessions: curl -H 'Authorization: Bearer {DEMO_TOKEN}' "
             f"http://127.0.0.1:{ports['scheduling']}/people/H0001/sessions",
             f"Leaderboard: curl http://127.0.0.1:{ports['recognition']}/leaderboards",
-            f"Service logs: {settings.logs}/demo",
+            f"Service logs: {servers.logs}",
         ]
 
 
@@ -171,42 +211,40 @@ def _watched_topics(options: DemoOptions) -> str:
     return "^(" + "|".join(re.escape(options.topic(n)) for n in names) + ")$"
 
 
-def service_env(options: DemoOptions, settings: stack.StackSettings) -> dict[str, str]:
+def service_env(options: DemoOptions, servers: Endpoints) -> dict[str, str]:
     env = {
-        "MENTORSHIP_KAFKA__BOOTSTRAP_SERVERS": f"{settings.host}:{settings.kafka_port}",
-        "MENTORSHIP_MONGO__URL": f"mongodb://{settings.host}:{settings.mongo_port}/",
+        "MENTORSHIP_KAFKA__BOOTSTRAP_SERVERS": servers.kafka,
+        "MENTORSHIP_MONGO__URL": servers.mongo,
         "MENTORSHIP_LOG_FORMAT": "json",
         "MENTORSHIP_API_TOKEN": os.environ.get("MENTORSHIP_API_TOKEN", DEMO_TOKEN),
-        "NOTIFICATION_SMTP__HOST": settings.host,
-        "NOTIFICATION_SMTP__PORT": str(settings.smtp_port),
+        "NOTIFICATION_SMTP__HOST": servers.smtp_host,
+        "NOTIFICATION_SMTP__PORT": str(servers.smtp_port),
         # The local chat receiver is no Slack: no need to hold messages to Slack's pace.
         "NOTIFICATION_RATE_LIMITS_PER_SECOND": json.dumps(
             {"slack": 50, "teams": 50, "webhook": 50, "email": 50}
         ),
     }
     if options.namespace:
-        env["MENTORSHIP_KAFKA__TOPIC_PREFIX"] = f"{options.namespace}."
+        env["MENTORSHIP_KAFKA__TOPIC_PREFIX"] = options.prefix
         env |= {f"{name.upper()}_MONGO__DATABASE": options.database(name) for name in SERVICES}
     return env
 
 
-async def run_demo(options: DemoOptions, settings: stack.StackSettings, console: Console) -> int:
-    bootstrap = f"{settings.host}:{settings.kafka_port}"
+async def run_demo(options: DemoOptions, servers: Endpoints, console: Console) -> int:
+    bootstrap = servers.kafka
     async with running_receiver(options.chat_port) as receiver:
         console.print(f"Chat receiver on http://127.0.0.1:{receiver.port}; starting the services...")
-        fleet = start_fleet(
-            options.instances, service_env(options, settings), settings.logs / "demo", options.ports
-        )
+        fleet = start_fleet(options.instances, service_env(options, servers), servers.logs, options.ports)
         try:
             await asyncio.to_thread(wait_ready, fleet)
             demo = Demo(options, bootstrap, fleet, receiver)
-            return await _drive(demo, settings, console)
+            return await _drive(demo, servers, console)
         finally:
             console.print("Stopping the services...")
             await asyncio.to_thread(fleet.stop)
 
 
-async def _drive(demo: Demo, settings: stack.StackSettings, console: Console) -> int:
+async def _drive(demo: Demo, servers: Endpoints, console: Console) -> int:
     options = demo.options
     org = demo_organisation(options.people, f"http://127.0.0.1:{demo.receiver.port}", datetime.now(UTC))
     people = People(new_hires=[m.key for m in org.new_hires])
@@ -223,7 +261,7 @@ async def _drive(demo: Demo, settings: stack.StackSettings, console: Console) ->
     await consumer.start()
     watcher = asyncio.create_task(demo.watch(consumer, people))
     feeder = asyncio.create_task(demo.feed(org))
-    where = demo.where(settings)
+    where = demo.where(servers)
     try:
         with Live(
             view(demo.tally, demo.fleet, demo.stage, where), console=console, refresh_per_second=2
@@ -238,7 +276,10 @@ async def _drive(demo: Demo, settings: stack.StackSettings, console: Console) ->
                 if demo.tally.total != last_total:
                     last_total, quiet_since = demo.tally.total, time.monotonic()
                 quiet = time.monotonic() - quiet_since > options.settle_seconds
-                settled = feeder.done() and not demo.later and quiet
+                # Quiet is not enough on a busy machine: every service must have read everything.
+                settled = (
+                    feeder.done() and not demo.later and quiet and await caught_up(options, demo.bootstrap)
+                )
                 if options.once and (settled or time.monotonic() - started > options.deadline_seconds):
                     break
     finally:
@@ -248,7 +289,7 @@ async def _drive(demo: Demo, settings: stack.StackSettings, console: Console) ->
                 await task
         await consumer.stop()
         await demo.producer.stop()
-    lines = await compare(demo.tally, str(settings_mongo_url(settings)), options.database)
+    lines = await compare(demo.tally, servers.mongo, options.database)
     console.print(summary_table(lines, demo.tally))
     for line in where:
         console.print(f"  {line}")
@@ -261,22 +302,9 @@ async def _drive(demo: Demo, settings: stack.StackSettings, console: Console) ->
     return 0 if ok else 1
 
 
-async def caught_up(bootstrap: str, group: str, topic: str) -> bool:
-    """The consumer group has committed up to the end of every partition of the topic."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            return False
-        ends = await consumer.end_offsets(partitions)
-        for partition in partitions:
-            if (await consumer.committed(partition) or 0) < ends[partition]:
-                return False
-        return True
-    finally:
-        await consumer.stop()
-
-
-def settings_mongo_url(settings: stack.StackSettings) -> str:
-    return f"mongodb://{settings.host}:{settings.mongo_port}/"
+async def caught_up(options: DemoOptions, bootstrap: str, services: Iterable[str] = SERVICES) -> bool:
+    """The services' consumer groups have handled everything published to what they read
+    (measured as the operator CLI's ``status`` measures lag)."""
+    kafka_settings = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=options.prefix)
+    async with connected(OperatorSettings(kafka=kafka_settings)) as kafka:
+        return all(row.lag == 0 for row in await lag_of(kafka, services))
