@@ -237,6 +237,8 @@ async def running_platform(
             # elsewhere and would only make this run wait.
             "NOTIFICATION_RATE_LIMITS_PER_SECOND": "{}",
             "NOTIFICATION_SWEEP_SECONDS": "0.5",
+            "NOTIFICATION_DELIVERY_RETRY__BACKOFF_INITIAL_SECONDS": "0.5",
+            "NOTIFICATION_DELIVERY_RETRY__BACKOFF_MAX_SECONDS": "1",
         },
     }
     services: dict[str, RunningService] = {}

@@ -156,6 +156,9 @@ class FirstSession:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def first_session(platform: Platform) -> FirstSession:
     """A new hire onboarded, proposed a mentor, both accepted, the first session scheduled."""
+    # The mentor's webhook fails its first call: that message is sent again later by the
+    # notification service's sweep, outside the message that caused it.
+    platform.receiver.respond(platform.hook("M-LA", "webhook"), 503, 200)
     await platform.onboard(HIRE_MENTOR)
     event_id = (await platform.onboard(HIRE))[HIRE.person_id]
     proposed = await platform.until(
@@ -292,6 +295,16 @@ async def test_one_correlation_id_traces_the_new_hire_through_every_service_log_
 
     for service in SERVICES:
         await eventually(partial(traced, service), timeout=10, what=f"{service} logging the hire's chain")
+    # Deliveries sent again after a failure are logged in the chain too.
+    deliveries = await platform.get("notification", "/deliveries?recipient_id=M-LA&channel=webhook")
+    retried = [d["notification_id"] for d in deliveries if d["correlation_id"] == chain and d["attempts"] > 1]
+    assert retried
+    delivered = {
+        line["notification_id"]: line.get("correlation_id")
+        for line in platform.log_lines("notification")
+        if line.get("event") == "notification delivered"
+    }
+    assert {delivered.get(n) for n in retried} == {chain}
     logs = "".join(platform.services[s].log.read_text() for s in SERVICES)
     assert HIRE.name not in logs
     assert platform.address("N-IN") not in logs
