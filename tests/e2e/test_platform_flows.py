@@ -231,7 +231,7 @@ async def completed_session(platform: Platform, first_session: FirstSession) -> 
     """The pair met early: the session moved to a moment from now, held, and rated by the hire."""
     session_id = str(first_session.sessions["N-IN"]["session_id"])
     # Seconds ahead, so the move is accepted; an outcome is only taken once a session began.
-    new_start = (datetime.now(UTC) + timedelta(seconds=8)).replace(microsecond=0)
+    new_start = (datetime.now(UTC) + timedelta(seconds=12)).replace(microsecond=0)
     moved = RescheduleSessionData(session_id=session_id, requested_by="N-IN", new_start=new_start)
     await platform.command(RescheduleSession.create(moved, source="web"))
     await platform.until(
