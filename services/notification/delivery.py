@@ -249,8 +249,14 @@ class Dispatcher:
             entries,
         )
         await outbox.deliver(self.log.deliveries, doc["_id"], self.publisher, entries)
+        # Named, not left to the consumed message's context: retries, deferred sends and
+        # notices that waited for a profile go out from the sweep or another event's handler.
         log.info(
-            "notification delivered", notification_id=doc["_id"], channel=channel.value, attempts=attempt
+            "notification delivered",
+            notification_id=doc["_id"],
+            channel=channel.value,
+            attempts=attempt,
+            correlation_id=doc["correlation_id"],
         )
 
     def _outcome(self, doc: Document, attempt: int) -> NotificationOutcomeData:
@@ -292,6 +298,7 @@ class Dispatcher:
             attempt=attempt,
             retry_in_seconds=round(delay, 2),
             reason=failure.reason,
+            correlation_id=doc["correlation_id"],
         )
 
     async def _fail(
@@ -335,6 +342,7 @@ class Dispatcher:
             attempts=attempt,
             permanent=permanent,
             reason=reason,
+            correlation_id=doc["correlation_id"],
         )
 
     def _dead_letter_entry(
