@@ -1,0 +1,124 @@
+"""OpenTelemetry tracing: one trace across services, carried in Kafka headers (W3C).
+
+FastStream's ``KafkaTelemetryMiddleware`` makes a span per consumed message (continuing the
+``traceparent`` header it carries) and per publish (writing ``traceparent`` into the record).
+Each service runtime has a tracer provider of its own, so services sharing a process keep
+their own ``service.name`` and exporter, and nothing is set globally.
+
+What the middleware cannot see is an outbox: a message written during one handler may be
+published later, by a redelivery of another message or by the sweep at start-up. So the
+outbox stores the handler's ``traceparent`` with each entry (``trace_headers``), and the
+publisher continues that stored context when it sends the entry (``continuing``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from services.runtime.dead_letter import Outcome
+from services.runtime.settings import ServiceSettings, TracingSettings
+
+TRACEPARENT = "traceparent"
+_PROPAGATOR = TraceContextTextMapPropagator()
+# Exporting must not hold up a stopping service for long when the collector is away.
+FLUSH_TIMEOUT_MILLIS = 5_000
+
+
+def tracer_provider(settings: ServiceSettings, exporter: SpanExporter | None = None) -> TracerProvider:
+    """A provider for one service runtime. ``exporter`` replaces the configured one (tests
+    collect spans in memory); it is then fed span by span, so spans show up at once."""
+    attributes = {SERVICE_NAME: f"mentorship-{settings.service_name}"}
+    if settings.instance_id:
+        attributes[SERVICE_INSTANCE_ID] = settings.instance_id
+    provider = TracerProvider(
+        resource=Resource.create(attributes),
+        sampler=ParentBased(TraceIdRatioBased(settings.tracing.sample_ratio)),
+    )
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    else:
+        provider.add_span_processor(BatchSpanProcessor(_configured_exporter(settings.tracing)))
+    return provider
+
+
+def _configured_exporter(tracing: TracingSettings) -> SpanExporter:
+    if tracing.exporter == "console":
+        return ConsoleSpanExporter()
+    # Imported here: the OTLP exporter pulls in protobuf and requests, which a service with
+    # tracing off never needs.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(endpoint=tracing.otlp_endpoint)
+
+
+def broker_middleware(provider: TracerProvider) -> KafkaTelemetryMiddleware:
+    """FastStream's span-per-message middleware, on this runtime's provider."""
+    return KafkaTelemetryMiddleware(tracer_provider=provider)
+
+
+async def shut_down(provider: TracerProvider) -> None:
+    """Export what is left, off the event loop (the SDK blocks while it flushes)."""
+
+    def flush_and_stop() -> None:
+        provider.force_flush(FLUSH_TIMEOUT_MILLIS)
+        provider.shutdown()
+
+    await asyncio.to_thread(flush_and_stop)
+
+
+def trace_headers() -> dict[str, str]:
+    """``traceparent`` (and ``tracestate``) of the span being handled, or nothing when no
+    span is active (tracing off, or work outside any message)."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return {}
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier
+
+
+@contextmanager
+def continuing(headers: Mapping[str, str]) -> Iterator[None]:
+    """Make the trace context stored in ``headers`` the current one for the block, so what is
+    published inside joins that trace; a no-op when they carry none."""
+    if TRACEPARENT not in headers:
+        yield
+        return
+    token = otel_context.attach(_PROPAGATOR.extract(headers))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+class SpanOutcomes:
+    """Marks the consuming span with what the dead-letter middleware decided: the
+    middleware swallows failures, so without this a dead-lettered message looks fine."""
+
+    def attempt_finished(self, topic: str, seconds: float, error: BaseException | None) -> None:
+        if error is not None:
+            # The type only: exception texts may quote the message, and traces leave the platform.
+            span = trace.get_current_span()
+            span.add_event("handler attempt failed", {"exception.type": type(error).__name__})
+
+    def message_finished(self, topic: str, outcome: Outcome, error: BaseException | None) -> None:
+        span = trace.get_current_span()
+        span.set_attribute("mentorship.outcome", outcome)
+        if outcome == "dead_lettered":
+            span.set_status(Status(StatusCode.ERROR, f"dead-lettered: {type(error).__name__}"))
