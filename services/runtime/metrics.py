@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from aiokafka.errors import IllegalStateError, KafkaError
@@ -59,6 +60,12 @@ class _NoMetrics:
 NO_METRICS: Metrics = _NoMetrics()
 
 
+@dataclass(frozen=True)
+class _TopicSeries:
+    processed: dict[Outcome, Counter]
+    latency: Histogram
+
+
 class ServiceMetrics:
     """The metrics of one service runtime, in their own registry."""
 
@@ -97,6 +104,7 @@ class ServiceMetrics:
             ["channel", "outcome"],
             registry=self.registry,
         )
+        self._topics: dict[str, _TopicSeries] = {}
 
     def broker_middleware(self) -> KafkaPrometheusMiddleware:
         """FastStream's own Kafka metrics, into this registry."""
@@ -106,19 +114,27 @@ class ServiceMetrics:
         """Show every outcome of every consumed topic at zero from the start, so rates and
         alerts work before the first failure ever happened."""
         for topic in topics:
-            for outcome in OUTCOMES:
-                self._processed.labels(topic, outcome)
-            self._latency.labels(topic)
+            self._series(topic)
 
     # ------------------------------------------------------------ HandlingObserver
 
     def attempt_finished(self, topic: str, seconds: float, error: BaseException | None) -> None:
-        self._latency.labels(topic).observe(seconds)
+        self._series(topic).latency.observe(seconds)
         if error is not None:
             self._failures.labels(topic, type(error).__name__).inc()
 
     def message_finished(self, topic: str, outcome: Outcome, error: BaseException | None) -> None:
-        self._processed.labels(topic, outcome).inc()
+        self._series(topic).processed[outcome].inc()
+
+    def _series(self, topic: str) -> _TopicSeries:
+        # Resolving labels takes a lock and a lookup each time; a topic's series are fixed.
+        series = self._topics.get(topic)
+        if series is None:
+            series = self._topics[topic] = _TopicSeries(
+                processed={outcome: self._processed.labels(topic, outcome) for outcome in OUTCOMES},
+                latency=self._latency.labels(topic),
+            )
+        return series
 
     # ------------------------------------------------------------ Metrics
 

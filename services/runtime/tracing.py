@@ -14,12 +14,14 @@ publisher continues that stored context when it sends the entry (``continuing``)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from contextvars import Token
 
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -39,11 +41,17 @@ TRACEPARENT = "traceparent"
 _PROPAGATOR = TraceContextTextMapPropagator()
 # Exporting must not hold up a stopping service for long when the collector is away.
 FLUSH_TIMEOUT_MILLIS = 5_000
+# Runtimes in this process that trace. With none (the default), ``trace_headers`` answers at
+# once instead of looking for a current span on every outbox write.
+_tracing_runtimes = 0
 
 
 def tracer_provider(settings: ServiceSettings, exporter: SpanExporter | None = None) -> TracerProvider:
     """A provider for one service runtime. ``exporter`` replaces the configured one (tests
-    collect spans in memory); it is then fed span by span, so spans show up at once."""
+    collect spans in memory); it is then fed span by span, so spans show up at once. Stop it
+    with ``shut_down``."""
+    global _tracing_runtimes
+    _tracing_runtimes += 1
     attributes = {SERVICE_NAME: f"mentorship-{settings.service_name}"}
     if settings.instance_id:
         attributes[SERVICE_INSTANCE_ID] = settings.instance_id
@@ -75,6 +83,8 @@ def broker_middleware(provider: TracerProvider) -> KafkaTelemetryMiddleware:
 
 async def shut_down(provider: TracerProvider) -> None:
     """Export what is left, off the event loop (the SDK blocks while it flushes)."""
+    global _tracing_runtimes
+    _tracing_runtimes -= 1
 
     def flush_and_stop() -> None:
         provider.force_flush(FLUSH_TIMEOUT_MILLIS)
@@ -86,25 +96,37 @@ async def shut_down(provider: TracerProvider) -> None:
 def trace_headers() -> dict[str, str]:
     """``traceparent`` (and ``tracestate``) of the span being handled, or nothing when no
     span is active (tracing off, or work outside any message)."""
-    if not trace.get_current_span().get_span_context().is_valid:
+    if not _tracing_runtimes or not trace.get_current_span().get_span_context().is_valid:
         return {}
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier)
     return carrier
 
 
-@contextmanager
-def continuing(headers: Mapping[str, str]) -> Iterator[None]:
+def continuing(headers: Mapping[str, str]) -> AbstractContextManager[object]:
     """Make the trace context stored in ``headers`` the current one for the block, so what is
-    published inside joins that trace; a no-op when they carry none."""
+    published inside joins that trace; a shared do-nothing context when they carry none (the
+    usual case with tracing off, so that path allocates nothing)."""
     if TRACEPARENT not in headers:
-        yield
-        return
-    token = otel_context.attach(_PROPAGATOR.extract(headers))
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
+        return _NOTHING
+    return _Attached(_PROPAGATOR.extract(headers))
+
+
+_NOTHING: AbstractContextManager[object] = nullcontext()
+
+
+class _Attached(AbstractContextManager[object]):
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        self._token: Token[Context] | None = None
+
+    def __enter__(self) -> object:
+        self._token = otel_context.attach(self._context)
+        return self._context
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._token is not None:
+            otel_context.detach(self._token)
 
 
 class SpanOutcomes:

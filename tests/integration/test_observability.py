@@ -27,6 +27,8 @@ from tests.support.builders import onboarding_json
 from tests.support.infrastructure import Infrastructure
 from tests.support.kafka import produce, wait_for_records
 from tests.support.matching import snapshot
+from tests.support.notices import proposal
+from tests.support.notification import notification_service
 from tests.support.services import settings_for
 from tests.support.telemetry import consuming_spans, hex_trace_id, metric, trace_id_of
 from tests.support.waiting import eventually
@@ -214,3 +216,30 @@ async def test_a_message_published_from_an_outbox_after_a_crash_stays_in_the_tra
     assert trace_id_of(records[0].headers["traceparent"]) == hex_trace_id(handled)
     assert [hex_trace_id(s) for s in sweep_publish] == [hex_trace_id(handled)]
     assert records[0].headers["correlation_id"] == event["event_id"]
+
+
+async def test_notification_metrics_count_deliveries_retries_and_failures_per_channel(
+    infrastructure: Infrastructure, namespace: str
+) -> None:
+    enabled = MetricsSettings(enabled=True)
+    async with notification_service(infrastructure, namespace, metrics=enabled) as notification:
+        await notification.profiles(
+            notification.person("MENTOR", channels=("email",)),
+            notification.person("MENTEE", channels=("email", "slack", "webhook")),
+        )
+        notification.receiver.respond(notification.hook("MENTEE", "slack"), 500, 200)
+        notification.receiver.respond(notification.hook("MENTEE", "webhook"), 400)
+        await notification.publish(proposal("MENTOR", "MENTEE"))
+        await notification.outcomes(4)  # two emails and the slack message delivered, the webhook failed
+        metrics = notification.runtime.observability.metrics
+        assert metrics is not None
+        text = (await metrics.exposition(notification.runtime.broker)).decode()
+
+    def counted(channel: str, outcome: str) -> float | None:
+        return metric(text, "mentorship_notifications_total", channel=channel, outcome=outcome)
+
+    assert counted("email", "delivered") == 2
+    assert counted("slack", "retrying") == 1
+    assert counted("slack", "delivered") == 1
+    assert counted("webhook", "failed") == 1
+    assert counted("webhook", "delivered") is None
