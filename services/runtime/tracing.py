@@ -14,16 +14,19 @@ publisher continues that stored context when it sends the entry (``continuing``)
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import Token
+from typing import IO
 
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -68,12 +71,38 @@ def tracer_provider(settings: ServiceSettings, exporter: SpanExporter | None = N
 
 def _configured_exporter(tracing: TracingSettings) -> SpanExporter:
     if tracing.exporter == "console":
-        return ConsoleSpanExporter()
+        return console_exporter()
     # Imported here: the OTLP exporter pulls in protobuf and requests, which a service with
     # tracing off never needs.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     return OTLPSpanExporter(endpoint=tracing.otlp_endpoint)
+
+
+def console_exporter(out: IO[str] = sys.stdout) -> SpanExporter:
+    """One JSON line per span. The SDK's own console format fails on FastStream's spans: they
+    carry the Kafka key as bytes, which its JSON rendering cannot write."""
+    return ConsoleSpanExporter(out=out, formatter=_span_line)
+
+
+def _span_line(span: ReadableSpan) -> str:
+    context = span.get_span_context()
+    line = {
+        "span": span.name,
+        "service": span.resource.attributes.get(SERVICE_NAME),
+        "trace_id": f"{context.trace_id:032x}" if context else None,
+        "span_id": f"{context.span_id:016x}" if context else None,
+        "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
+        "kind": span.kind.name,
+        "status": span.status.status_code.name,
+        "duration_ms": round(((span.end_time or 0) - (span.start_time or 0)) / 1e6, 3),
+        "attributes": dict(span.attributes or {}),
+    }
+    return json.dumps(line, default=_as_text) + "\n"
+
+
+def _as_text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def broker_middleware(provider: TracerProvider) -> KafkaTelemetryMiddleware:

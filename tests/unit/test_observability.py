@@ -3,6 +3,8 @@ metrics registry shows, how trace context is kept in outbox entries, and the set
 
 from __future__ import annotations
 
+import io
+import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, cast
@@ -26,7 +28,14 @@ from services.runtime.errors import UnprocessableMessage
 from services.runtime.metrics import ServiceMetrics
 from services.runtime.outbox import outbox_entries
 from services.runtime.settings import RetrySettings, ServiceSettings, TracingSettings
-from services.runtime.tracing import SpanOutcomes, continuing, shut_down, trace_headers, tracer_provider
+from services.runtime.tracing import (
+    SpanOutcomes,
+    console_exporter,
+    continuing,
+    shut_down,
+    trace_headers,
+    tracer_provider,
+)
 from tests.support.matching import snapshot
 from tests.support.telemetry import metric, trace_id_of
 
@@ -187,3 +196,19 @@ def test_a_dead_lettered_message_marks_its_span_as_an_error_naming_only_the_erro
     assert span.attributes["mentorship.outcome"] == "dead_lettered"
     assert [event.attributes for event in span.events] == [{"exception.type": "ValueError"}]
     assert "ada@example.com" not in repr(span.to_json())
+
+
+def test_the_console_exporter_writes_one_json_line_per_span_even_with_a_kafka_key_in_bytes() -> None:
+    out = io.StringIO()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(console_exporter(out)))
+    with provider.get_tracer("test").start_as_current_span("hr.employees.v1 process") as parent:
+        span = provider.get_tracer("test").start_span("profile.events.v1 publish")
+        span.set_attribute("messaging.kafka.message.key", b"E1")
+        span.end()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+
+    assert [line["span"] for line in lines] == ["profile.events.v1 publish", "hr.employees.v1 process"]
+    assert lines[0]["attributes"]["messaging.kafka.message.key"] == "E1"
+    assert lines[0]["parent_id"] == f"{parent.get_span_context().span_id:016x}"
+    assert lines[0]["trace_id"] == lines[1]["trace_id"]
