@@ -73,7 +73,7 @@ def _record() -> Any:
 async def _handle(failures: int, max_attempts: int, error: Exception, heard: Heard) -> DeadLetterBroker:
     broker = DeadLetterBroker()
     retry = RetrySettings(max_attempts=max_attempts, backoff_initial_seconds=0, backoff_max_seconds=0)
-    middleware_cls = DeadLetterMiddleware.with_policy(retry, (heard,))
+    middleware_cls = DeadLetterMiddleware.with_policy(retry, "profile", (heard,))
     middleware = middleware_cls(None, context=ContextRepo({"broker": broker}))
     calls = 0
 
