@@ -6,6 +6,7 @@ environment like a deployed one."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import socket
@@ -20,14 +21,15 @@ from aiokafka.errors import KafkaConnectionError
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure
+from typer.testing import CliRunner
 
-from contracts.catalogue import HR_EMPLOYEES, PROFILE_EVENTS
+from contracts.catalogue import PROFILE_EVENTS
 from deploy.local import stack
+from deploy.operator.cli import app as operator_cli
 from services.profile.app import ProfileSettings, definition
 from services.runtime.kafka_login import KafkaLoginRefused
 from services.runtime.service import running
-from tests.support.builders import onboarding_json
-from tests.support.kafka import produce, wait_for_records
+from tests.support.kafka import wait_for_records
 
 SECURED_SERVERS = (stack.KAFKA, stack.FERRETDB)
 
@@ -138,25 +140,23 @@ async def mongo(secured: SecuredStack) -> AsyncIterator[AsyncMongoClient[dict[st
 async def test_a_service_configured_for_sasl_ssl_and_a_mongo_login_profiles_an_onboarded_employee(
     secured: SecuredStack, namespace: str, configure: Any, mongo: AsyncMongoClient[dict[str, Any]]
 ) -> None:
-    settings = configure(secured.service_environment(namespace))
+    environment = secured.service_environment(namespace)
+    settings = configure(environment)
     security = settings.kafka.security_protocol, settings.kafka.sasl_mechanism
     client_security = secured.settings.kafka_client_options()
-    event = onboarding_json("S100")
+    # The operator CLI reads the same variables under its own prefix, as a shell would have them.
+    configure({name.replace("PROFILE_", "OPERATOR_", 1): value for name, value in environment.items()})
+    emit = ["emit-onboarding", "--employee-id", "S100", "--time-zone", "Europe/Berlin"]
 
     async with running(definition, settings, startup_timeout=30):
-        await produce(
-            secured.bootstrap,
-            settings.topic(HR_EMPLOYEES.name),
-            json.dumps(event).encode(),
-            key=b"S100",
-            security=client_security,
-        )
+        emitted = await asyncio.to_thread(CliRunner().invoke, operator_cli, emit)
         published = settings.topic(PROFILE_EVENTS.name)
         records = await wait_for_records(
             secured.bootstrap, published, lambda r: len(r) >= 1, security=client_security
         )
     stored = await mongo[namespace]["profiles"].find_one({"_id": "S100"})
 
+    assert emitted.exit_code == 0, emitted.output
     assert security == ("SASL_SSL", "SCRAM-SHA-512")
     assert json.loads(records[0].value or b"")["type"] == "profile.created"
     assert stored is not None
