@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from contracts.catalogue import (
@@ -46,6 +46,7 @@ from services.runtime.service import running
 from services.runtime.settings import KafkaSettings
 from services.runtime.topics import ensure_topics
 from tests.support.infrastructure import Infrastructure, provide
+from tests.support.kafka import TopicProgress
 from tests.support.services import settings_for
 from tests.support.waiting import eventually
 
@@ -182,10 +183,12 @@ async def through_service(
 
             # Every delivery publishes one notification.delivered: the topic's end offsets count
             # them without loading the database being measured.
-            async with PublishedCounter(
-                infra.kafka_bootstrap, settings.topic(NOTIFICATION_EVENTS.name)
-            ) as out:
-                await eventually(lambda: out.at_least(count), timeout=7200, what=f"{count} deliveries")
+            async with TopicProgress(infra.kafka_bootstrap, settings.topic(NOTIFICATION_EVENTS.name)) as out:
+
+                async def all_delivered() -> bool:
+                    return await out.published() >= count
+
+                await eventually(all_delivered, timeout=7200, what=f"{count} deliveries")
             seconds = time.perf_counter() - started
             sent = await deliveries.count_documents({"state": "sent"})
             assert sent == count, f"{sent} of {count} deliveries are recorded as sent"
@@ -194,33 +197,6 @@ async def through_service(
         await mongo.close()
     label = f"service, rate limit {rate:g}/s per channel" if rate > 0 else "service, rate limit off"
     return Run(label, seconds, count)
-
-
-class PublishedCounter:
-    """Counts the records on a topic from their end offsets, with one long-lived consumer (a
-    new client per poll would fetch the metadata of every topic on the broker each time)."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.topic = topic
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-
-    async def __aenter__(self) -> PublishedCounter:
-        await self.consumer.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.consumer.stop()
-
-    async def at_least(self, count: int) -> bool:
-        await asyncio.sleep(0.5)
-        partitions = [
-            TopicPartition(self.topic, p) for p in self.consumer.partitions_for_topic(self.topic) or set()
-        ]
-        if not partitions:
-            await self.consumer._client.force_metadata_update()
-            return False
-        ends: dict[TopicPartition, int] = await self.consumer.end_offsets(partitions)
-        return sum(ends.values()) >= count
 
 
 async def bench(infra: Infrastructure, count: int, rate: float, consumers: int) -> list[Run]:
