@@ -104,6 +104,12 @@ class PartitionLanes(ConsumerRebalanceListener):  # type: ignore[misc]
     def partitions(self) -> set[TopicPartition]:
         return set(self._lanes)
 
+    def waiting(self, partition: TopicPartition) -> int:
+        """Records of ``partition`` fetched but not begun: the consumer's position has moved
+        past them, so consumer lag counts them only when they are added back."""
+        lane = self._lanes.get(partition)
+        return lane.records.qsize() if lane is not None else 0
+
     def dispatch(self, partition: TopicPartition, records: Iterable[ConsumerRecord[Any, Any]]) -> None:
         """Queue fetched records on their partition's lane. Synchronous on purpose: nothing can
         revoke the partition between the fetch that returned the records and their queueing."""
