@@ -18,7 +18,16 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to serve the MongoDB wire protocol on")
 	dataDir := flag.String("data", "./data", "directory for the SQLite database files")
+	// SQLite's own default, FULL, syncs the write-ahead log to disk at every commit: one fsync
+	// per document written. NORMAL syncs it only when the log is checkpointed into the database;
+	// a commit then survives the server being killed (the log is in the OS's cache), and only a
+	// crash of the machine itself can take back the last commits before a checkpoint.
+	synchronous := flag.String("synchronous", "normal", "SQLite synchronous mode: full or normal")
 	flag.Parse()
+
+	if *synchronous != "full" && *synchronous != "normal" {
+		log.Fatalf("-synchronous must be full or normal, not %q", *synchronous)
+	}
 
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		log.Fatalf("cannot create data directory: %v", err)
@@ -27,7 +36,7 @@ func main() {
 	server, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dataDir + "/",
+		SQLiteURL: "file:" + *dataDir + "/?_pragma=synchronous(" + *synchronous + ")",
 	})
 	if err != nil {
 		log.Fatalf("cannot configure FerretDB: %v", err)
