@@ -93,12 +93,18 @@ class PartitionLanes(ConsumerRebalanceListener):  # type: ignore[misc]
         self._consumer: OffsetConsumer | None = None
         self._handle: Handle | None = None
         self._commit_lock = asyncio.Lock()
+        # Partitions being given up: aiokafka keeps fetching them while the rebalance listener
+        # runs, and a record queued then would start a new lane behind the retiring one's back.
+        self._giving_up: set[TopicPartition] = set()
+        self._closed = False
 
     def bind(self, consumer: OffsetConsumer, handle: Handle) -> None:
         """Start serving ``consumer``'s records to ``handle`` (again, after a restart)."""
         self._consumer = consumer
         self._handle = handle
         self._lanes = {}
+        self._giving_up = set()
+        self._closed = False
 
     @property
     def partitions(self) -> set[TopicPartition]:
@@ -114,8 +120,10 @@ class PartitionLanes(ConsumerRebalanceListener):  # type: ignore[misc]
         """Queue fetched records on their partition's lane. Synchronous on purpose: nothing can
         revoke the partition between the fetch that returned the records and their queueing."""
         consumer = self._require_consumer()
-        if partition not in consumer.assignment():
-            return  # fetched just before a rebalance took it away: the next owner reads them
+        if self._closed or partition in self._giving_up or partition not in consumer.assignment():
+            # Fetched while the partition is being given up (or the consumer stops): whoever
+            # owns it next, this consumer included, fetches them again from the committed offset.
+            return
         lane = self._lanes.get(partition)
         if lane is None:
             lane = self._lanes[partition] = _Lane(partition)
@@ -141,13 +149,17 @@ class PartitionLanes(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def close(self) -> None:
         """Finish the records in hand on every lane, commit, and stop the lanes."""
+        self._closed = True
         await self._retire(list(self._lanes))
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._giving_up |= set(revoked)
         await self._retire([tp for tp in revoked if tp in self._lanes])
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Lanes start with their partition's first record; nothing to prepare."""
+        """A new assignment starts every partition from its committed offset, so records
+        dropped while partitions were given up are fetched again; lanes start with the first."""
+        self._giving_up.clear()
 
     async def _retire(self, partitions: list[TopicPartition]) -> None:
         lanes = [self._lanes.pop(tp) for tp in partitions]

@@ -156,6 +156,42 @@ async def test_a_revoked_partition_finishes_the_record_in_hand_commits_it_and_dr
     assert lanes.partitions == set()
 
 
+async def test_records_fetched_while_their_partition_is_given_up_wait_for_the_next_assignment() -> None:
+    in_hand = asyncio.Event()
+    release = asyncio.Event()
+    handled: list[int] = []
+
+    async def handle(r: ConsumerRecord[Any, Any]) -> None:
+        if r.offset == 0:
+            in_hand.set()
+            await release.wait()
+        handled.append(r.offset)
+
+    partition = TopicPartition(TOPIC, 0)
+    consumer = MemoryConsumer({partition})
+    lanes = PartitionLanes(FAST)
+    lanes.bind(consumer, handle)
+    lanes.dispatch(partition, [record(0, 0)])
+    await in_hand.wait()
+    revoking = asyncio.create_task(lanes.on_partitions_revoked({partition}))
+    await asyncio.sleep(0.01)
+    # aiokafka keeps fetching while the listener runs: these must not start a second lane.
+    lanes.dispatch(partition, [record(0, 1), record(0, 2)])
+    release.set()
+    await revoking
+    await asyncio.sleep(0.01)
+
+    assert handled == [0]
+    assert consumer.last_committed(partition) == 1
+    assert lanes.partitions == set()
+
+    await lanes.on_partitions_assigned({partition})
+    lanes.dispatch(partition, [record(0, 1), record(0, 2)])  # fetched again from offset 1
+    await until(lambda: handled == [0, 1, 2])
+    await lanes.close()
+    assert consumer.last_committed(partition) == 3
+
+
 async def test_a_handler_stuck_past_the_drain_timeout_is_cancelled_and_its_record_left_uncommitted() -> None:
     async def handle(r: ConsumerRecord[Any, Any]) -> None:
         if r.offset == 1:
