@@ -1,10 +1,11 @@
 """Removing what a test session created on shared servers.
 
 Every test that asks for a ``namespace`` gets its own topics (``<namespace>.<topic>``) and
-databases (``<namespace>`` or ``<namespace>_<service>``). Left behind, they pile up on a developer's local stack:
-after a few dozen sessions Kafka holds tens of thousands of partitions and needs minutes just to
-load them when it starts. The session removes its own namespaces when it ends, and nothing else,
-so sessions running side by side on one stack do not disturb each other.
+databases (``<namespace>`` or ``<namespace>_<service>``). Left behind, they pile up on a
+developer's local stack: after a few dozen sessions Kafka holds tens of thousands of partitions
+and needs minutes just to load them when it starts. The session removes its own namespaces when
+it ends, and nothing else, so sessions running side by side on one stack do not disturb each
+other.
 """
 
 from __future__ import annotations
