@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cleanup import remove_namespaces
 from tests.support.infrastructure import Infrastructure, provide
 
 LAYERS = ("unit", "integration", "e2e")
+
+# Namespaces handed out in this session, removed from the servers when it ends.
+_namespaces: set[str] = set()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -42,9 +46,15 @@ def infrastructure(request: pytest.FixtureRequest) -> Iterator[Infrastructure]:
             f"smtp {infra.smtp_host}:{infra.smtp_port}"
         )
         yield infra
+        if infra.origin != "environment" and _namespaces:
+            # Servers someone else runs are theirs to tidy; ours are left as we found them.
+            topics, databases = remove_namespaces(infra, _namespaces)
+            say(f"removed {topics} topics and {databases} databases of {len(_namespaces)} test namespaces")
 
 
 @pytest.fixture
 def namespace() -> str:
     """A unique prefix for this test's topics, consumer groups and databases."""
-    return f"t{uuid.uuid4().hex[:12]}"
+    name = f"t{uuid.uuid4().hex[:12]}"
+    _namespaces.add(name)
+    return name

@@ -58,6 +58,12 @@ class StackSettings(BaseSettings):
     smtp_port: int = 1025
     mailpit_http_port: int = 8025
     kafka_heap: str = "768m"
+    # SQLite's synchronous mode for FerretDB: "full" syncs the write-ahead log to disk at every
+    # commit (one fsync per document written, 3 to 4 ms on this kind of disk); "normal" only at
+    # checkpoints. Either way a killed FerretDB loses nothing; with "normal" a crash of the
+    # machine itself can take back the last commits before a checkpoint, which development and
+    # test data can afford.
+    ferretdb_synchronous: Literal["full", "normal"] = "normal"
     ready_timeout: float = 120.0
     # Where provisioned jars and binaries live; another home (a secured stack beside the plain
     # one, say) can share them instead of provisioning its own.
@@ -476,7 +482,7 @@ MONGO_PASSWORD_VARIABLE = "FERRETDB_SETUP_PASSWORD"
 def _ferretdb_command(s: StackSettings) -> list[str]:
     auth = ["-auth", "-setup-username", s.mongo_username] if s.mongo_auth else []
     listen = ["-listen", f"{s.host}:{s.mongo_port}", "-data", str(s.data / "ferretdb")]
-    return [str(_bin(s, "ferretdb")), *auth, *listen]
+    return [str(_bin(s, "ferretdb")), "-synchronous", s.ferretdb_synchronous, *auth, *listen]
 
 
 def _ferretdb_environment(s: StackSettings) -> dict[str, str]:

@@ -78,3 +78,12 @@ def test_the_embedded_ferretdb_takes_the_authentication_options_of_its_command(t
     assert "\tEnableNewAuth bool\n" in patched
     assert "EnableNewAuth:           config.EnableNewAuth," in patched
     assert "SetupPassword: password.WrapPassword(config.SetupPassword)," in patched
+
+
+def test_ferretdb_syncs_its_log_at_checkpoints_unless_told_to_sync_every_commit(tmp_path: Path) -> None:
+    default = stack.FERRETDB.command(stack.StackSettings(home=tmp_path))
+    strict = stack.FERRETDB.command(stack.StackSettings(home=tmp_path, ferretdb_synchronous="full"))
+
+    assert default[default.index("-synchronous") + 1] == "normal"
+    assert strict[strict.index("-synchronous") + 1] == "full"
+    assert default[-1] == str(tmp_path / "data" / "ferretdb")  # the data directory stays last
