@@ -6,7 +6,7 @@ RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
 .PHONY: help setup run demo-once test lint format test-unit test-integration test-e2e bench \
-        stack-up stack-down stack-status contracts profile-import
+        stack-up stack-down stack-status contracts profile-import audit
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ demo-once: setup ## the demo, once, ending with a summary
 
 test: setup lint ## lint, type checks, and every test layer on the real servers (started if needed)
 	$(PYTEST) -m "unit or integration or e2e"
+
+audit: setup ## pip-audit of every locked package; fails if any has a known vulnerability or could not be audited
+	$(RUN) python -m deploy.dependency_audit
 
 lint: setup ## ruff, formatting, import boundaries between services, mypy (strict)
 	$(RUN) ruff check .

@@ -52,6 +52,8 @@ def security_from(kafka: KafkaSettings) -> BaseSecurity | None:
     context: ssl.SSLContext | None = None
     if use_ssl:
         context = ssl.create_default_context(cafile=kafka.ssl_cafile)
+        if kafka.ssl_certfile:
+            context.load_cert_chain(kafka.ssl_certfile, kafka.ssl_keyfile)
     if kafka.security_protocol.startswith("SASL"):
         if not kafka.sasl_username or kafka.sasl_password is None:
             raise ValueError("SASL needs kafka.sasl_username and kafka.sasl_password")

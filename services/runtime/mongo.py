@@ -27,6 +27,7 @@ def open_client(settings: ServiceSettings) -> AsyncMongoClient[Document]:
         serverSelectionTimeoutMS=settings.mongo.server_selection_timeout_ms,
         appname=settings.client_id,
         tz_aware=True,
+        **settings.mongo.client_options(),  # type: ignore[arg-type]
     )
 
 

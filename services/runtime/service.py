@@ -27,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts.topics import TopicSpec
 from services.runtime import outbox, periodic
 from services.runtime.broker import create_broker
+from services.runtime.kafka_login import login_refusal
 from services.runtime.logging import configure_logging, get_logger
 from services.runtime.metrics import CONTENT_TYPE, Metrics
 from services.runtime.mongo import Document, open_client, ping
@@ -92,6 +93,10 @@ async def _start_consuming(
             await broker.start()
             return
         except Exception as error:
+            refused = await login_refusal(settings.kafka)
+            if refused is not None:
+                await broker.stop()
+                raise refused from error
             if time.monotonic() + delay > deadline:
                 raise KafkaUnreachable(
                     f"Kafka at {settings.kafka.bootstrap_servers} did not answer within {timeout:.0f}s: "

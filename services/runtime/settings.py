@@ -21,7 +21,13 @@ PLATFORM_ENV_PREFIX = "MENTORSHIP_"
 
 
 class KafkaSettings(BaseModel):
-    """How to reach the Kafka cluster."""
+    """How to reach the Kafka cluster.
+
+    Plaintext by default (the local stack). In production: ``security_protocol=SASL_SSL``,
+    ``sasl_mechanism=SCRAM-SHA-512`` (the default under SASL), user name and password, and the
+    CA that signed the brokers' certificates unless the system's trust store already has it.
+    A client certificate (``ssl_certfile``, and ``ssl_keyfile`` unless the key is in the same file, not
+    encrypted: mount it from a secret) is sent when the brokers ask for one."""
 
     bootstrap_servers: str = "127.0.0.1:9092"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -29,6 +35,8 @@ class KafkaSettings(BaseModel):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
     # Prepended to every topic and consumer group; lets tests and parallel demos share
     # one broker without seeing each other's messages.
     topic_prefix: str = ""
@@ -43,11 +51,36 @@ class KafkaSettings(BaseModel):
 
 
 class MongoSettings(BaseModel):
-    """How to reach the service's own database."""
+    """How to reach the service's own database.
+
+    Credentials go either in the URL (``mongodb://user:password@host/?authSource=admin``; the
+    whole URL is secret) or, so the URL itself can live in a plain config map, in ``username``
+    and ``password`` (mounted from a secret), which win over the URL's."""
 
     url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
     database: str = ""
     server_selection_timeout_ms: int = 10_000
+    username: str | None = None
+    password: SecretStr | None = None
+    # Where the user is defined; "admin" for users made by FerretDB's and MongoDB's setup.
+    auth_source: str = "admin"
+    auth_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-1"] | None = None
+
+    def client_options(self) -> dict[str, object]:
+        """PyMongo keyword arguments for the separate credentials; none when they are unset,
+        so a URL's own credentials and options stand."""
+        if self.username is None:
+            return {}
+        if self.password is None:
+            raise ValueError("mongo.username is set but mongo.password is not")
+        options: dict[str, object] = {
+            "username": self.username,
+            "password": self.password.get_secret_value(),
+            "authSource": self.auth_source,
+        }
+        if self.auth_mechanism:
+            options["authMechanism"] = self.auth_mechanism
+        return options
 
 
 class RetrySettings(BaseModel):

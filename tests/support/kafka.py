@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+NO_SECURITY: Mapping[str, object] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -21,9 +24,16 @@ class Record:
 
 
 async def produce(
-    bootstrap: str, topic: str, value: bytes, key: bytes | None = None, headers: dict[str, str] | None = None
+    bootstrap: str,
+    topic: str,
+    value: bytes,
+    key: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    *,
+    security: Mapping[str, object] = NO_SECURITY,
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    """Send one record; ``security``: aiokafka's TLS and SASL arguments for a secured listener."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, **security)
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -43,9 +53,11 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPar
     return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
 
 
-async def read_all(bootstrap: str, topic: str) -> list[Record]:
+async def read_all(
+    bootstrap: str, topic: str, *, security: Mapping[str, object] = NO_SECURITY
+) -> list[Record]:
     """Every record currently in a topic (all partitions), without joining a group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security)
     await consumer.start()
     try:
         assigned = await partitions_of(consumer, topic)
@@ -79,12 +91,14 @@ async def wait_for_records(
     topic: str,
     predicate: Callable[[list[Record]], bool],
     timeout: float = 30.0,
+    *,
+    security: Mapping[str, object] = NO_SECURITY,
 ) -> list[Record]:
     """Poll a topic until ``predicate`` holds for its records; fail with what was seen."""
     deadline = time.monotonic() + timeout
     records: list[Record] = []
     while time.monotonic() < deadline:
-        records = await read_all(bootstrap, topic)
+        records = await read_all(bootstrap, topic, security=security)
         if predicate(records):
             return records
         await asyncio.sleep(0.3)

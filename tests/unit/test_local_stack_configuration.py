@@ -29,10 +29,27 @@ def test_a_pid_file_of_someone_elses_process_is_not_trusted(tmp_path: Path) -> N
     assert not (settings.run / "kafka.pid").exists()
 
 
+def _embeddable_package(source: Path) -> Path:
+    """The parts of FerretDB's embeddable package that the authentication patches change."""
+    embedded = source / "ferretdb/ferretdb.go"
+    embedded.parent.mkdir(parents=True)
+    embedded.write_text(
+        "import (\n"
+        '\t"github.com/FerretDB/FerretDB/internal/util/state"\n'
+        ")\n"
+        "type Config struct {\n\tSQLiteURL string // For example: `file:data/`.\n}\n"
+        "func New() {\n\th := registry.NewHandler(&registry.NewHandlerOpts{\n"
+        "\t\tSQLiteURL: config.SQLiteURL,\n\t\tTestOpts: registry.TestOpts{\n"
+        "\t\t\tBatchSize:               100,\n\t\t},\n\t})\n}\n"
+    )
+    return embedded
+
+
 def test_ferretdb_looks_documents_up_by_id_with_the_expression_of_its_id_index(tmp_path: Path) -> None:
     metadata = tmp_path / "internal/backends/sqlite/metadata/metadata.go"
     metadata.parent.mkdir(parents=True)
     metadata.write_text("const (\n\tIDColumn = DefaultColumn + \"->'$._id'\"\n)\n")
+    _embeddable_package(tmp_path)
 
     stack.apply_ferretdb_patches(tmp_path)
 
@@ -47,6 +64,20 @@ def test_a_ferretdb_patch_that_no_longer_fits_stops_the_build(tmp_path: Path) ->
 
     with pytest.raises(stack.StackError, match=r"cannot patch .*metadata\.go"):
         stack.apply_ferretdb_patches(tmp_path)
+
+
+def test_the_embedded_ferretdb_takes_the_authentication_options_of_its_command(tmp_path: Path) -> None:
+    metadata = tmp_path / "internal/backends/sqlite/metadata/metadata.go"
+    metadata.parent.mkdir(parents=True)
+    metadata.write_text("\tIDColumn = DefaultColumn + \"->'$._id'\"\n")
+    embedded = _embeddable_package(tmp_path)
+
+    stack.apply_ferretdb_patches(tmp_path)
+
+    patched = embedded.read_text()
+    assert "\tEnableNewAuth bool\n" in patched
+    assert "EnableNewAuth:           config.EnableNewAuth," in patched
+    assert "SetupPassword: password.WrapPassword(config.SetupPassword)," in patched
 
 
 def test_ferretdb_syncs_its_log_at_checkpoints_unless_told_to_sync_every_commit(tmp_path: Path) -> None:

@@ -17,6 +17,9 @@ import (
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
 
+// passwordVariable names the environment variable holding the first user's password.
+const passwordVariable = "FERRETDB_SETUP_PASSWORD"
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to serve the MongoDB wire protocol on")
 	dataDir := flag.String("data", "./data", "directory for the SQLite database files")
@@ -25,10 +28,21 @@ func main() {
 	// a commit then survives the server being killed (the log is in the OS's cache), and only a
 	// crash of the machine itself can take back the last commits before a checkpoint.
 	synchronous := flag.String("synchronous", "normal", "SQLite synchronous mode: full or normal")
+	auth := flag.Bool("auth", false, "require a SCRAM-SHA-256 login for every command but the handshake")
+	setupUser := flag.String("setup-username", "", "with -auth: user created in the admin database on the first start; "+
+		"its password is read from $"+passwordVariable+" (never a flag: ps shows flags to everyone)")
 	flag.Parse()
 
 	if *synchronous != "full" && *synchronous != "normal" {
 		log.Fatalf("-synchronous must be full or normal, not %q", *synchronous)
+	}
+	password := os.Getenv(passwordVariable)
+	if *auth && (*setupUser == "") != (password == "") {
+		log.Fatalf("-setup-username and $%s go together", passwordVariable)
+	}
+	setupDatabase := ""
+	if *auth && *setupUser != "" {
+		setupDatabase = "admin"
 	}
 
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
@@ -40,6 +54,12 @@ func main() {
 		Logger:    slog.New(lazyAttrs{inner: slog.Default().Handler()}),
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + *dataDir + "/?_pragma=synchronous(" + *synchronous + ")",
+
+		// These four are not in the upstream package; deploy/local/stack.py patches them in.
+		EnableNewAuth: *auth,
+		SetupDatabase: setupDatabase,
+		SetupUsername: *setupUser,
+		SetupPassword: password,
 	})
 	if err != nil {
 		log.Fatalf("cannot configure FerretDB: %v", err)
@@ -48,7 +68,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	log.Printf("FerretDB listening on %s, data in %s", *listen, *dataDir)
+	log.Printf("FerretDB listening on %s, data in %s, authentication required: %t", *listen, *dataDir, *auth)
 	if err := server.Run(ctx); err != nil {
 		log.Fatalf("FerretDB stopped: %v", err)
 	}
