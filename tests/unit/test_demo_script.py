@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts.catalogue import decode
@@ -28,6 +28,9 @@ def test_the_same_seed_gives_the_same_messages_so_a_second_run_is_a_replay() -> 
     assert _all() == _all()
 
 
+# Each example builds and decodes a whole organisation: 25 sizes cover the range, and no
+# deadline, since a busy machine is slow at it and time is not what this test is about.
+@settings(deadline=None, max_examples=25)
 @given(st.integers(min_value=12, max_value=120))
 def test_every_message_of_any_size_of_organisation_fits_its_topic_contract(people: int) -> None:
     org = demo_organisation(people, CHAT, NOW)
