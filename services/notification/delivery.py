@@ -6,17 +6,21 @@ The rule, per delivery (event, person, channel → one notification id):
    event finds it and sends nothing new). It is written as ``sending`` when it goes out at once,
    or ``due`` with a time when it waits (quiet hours, a rate-limit slot, a retry).
 2. After each attempt its outcome is confirmed in the same document, together with the
-   ``notification.delivered`` / ``notification.failed`` event in its outbox.
+   ``notification.delivered`` / ``notification.failed`` event in its outbox. A message the
+   provider accepted is confirmed even through a short database outage (the write is retried
+   for half the in-doubt time), or it would look cut off and be reported failed or resent.
 3. A transient failure (timeout, 5xx, 429, SMTP 4xx) is retried later with exponential backoff
    and full jitter, durably through the schedule, so the consumer moves on to other people at
    once. A permanent one (a 4xx from a webhook, a refused address) is not retried. Either way,
    the final failure publishes ``notification.failed`` and dead-letters the cause event with
    the notification id, so an operator can replay it after a fix.
 4. Recovery: an attempt that stays ``sending`` longer than ``in_doubt_after_seconds`` was cut
-   off by a crash between sending and confirming. Whether the person got it cannot be known, so
-   by default (``hold``) it is *not* resent: it is marked ``in_doubt`` and reported as failed
-   (not permanent), and an operator may replay it. With ``resend`` it is sent again under the
-   same Message-ID and Idempotency-Key, for receivers that deduplicate.
+   off by a crash, nearly always before or during the send (the window between the provider's
+   acceptance and the confirmation is one database write). By default (``resend``) it is sent
+   again under the same Message-ID and Idempotency-Key, so a person is never left without a
+   notice a crash interrupted, and the rare copy is recognisable to receivers that
+   deduplicate. With ``hold`` it is *not* resent: it is marked ``in_doubt`` and reported as
+   failed (not permanent), and an operator may replay it.
 
 Attempts made by the sweeps are claimed first (``attempts`` collection), so with several
 instances each attempt is made once.
@@ -244,7 +248,7 @@ class Dispatcher:
             correlation_id=doc["correlation_id"],
         ).model_copy(update={"causation_id": doc["cause_event_id"]})  # fmt: skip
         entries = outbox.outbox_entries([event])
-        await self.log.update(
+        await self.log.confirm(
             doc["_id"],
             {
                 "state": DeliveryState.SENT,
@@ -253,6 +257,8 @@ class Dispatcher:
                 "provider_id": provider_id,
             },
             entries,
+            # Well before the attempt would be taken for one cut off by a crash.
+            patience=self.settings.in_doubt_after_seconds / 2,
         )
         self.metrics.notification(channel.value, "delivered")
         await outbox.deliver(self.log.deliveries, doc["_id"], self.publisher, entries)

@@ -78,10 +78,11 @@ class NotificationSettings(ServiceSettings):
         description="An attempt started this long ago without a recorded outcome was cut off by a crash.",
     )
     in_doubt_policy: Literal["hold", "resend"] = Field(
-        default="hold",
+        default="resend",
         description=(
-            "What happens to an attempt cut off mid-send: 'hold' never resends (the person may have it) "
-            "and reports it; 'resend' sends again with the same message id and idempotency key."
+            "What happens to an attempt cut off mid-send: 'resend' sends again with the same message id "
+            "and idempotency key (a crash nearly always lands before the provider accepted it); 'hold' "
+            "never resends (the person may have it) and reports it for an operator to replay."
         ),
     )
     message_id_domain: str = "mentorship.local"

@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -21,7 +23,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from services.runtime.mongo import Document
 from services.runtime.outbox import OUTBOX_FIELD
@@ -75,6 +77,30 @@ class DeliveryLog:
         if outbox:
             change["$push"] = {OUTBOX_FIELD: {"$each": outbox}}
         await self.deliveries.update_one({"_id": notification_id}, change)
+
+    async def confirm(
+        self,
+        notification_id: str,
+        fields: Mapping[str, Any],
+        outbox: list[dict[str, Any]] | None = None,
+        *,
+        patience: float,
+    ) -> None:
+        """``update`` for an outcome that already happened outside, such as a message the
+        provider accepted. A database that is away for a moment must not leave that attempt
+        looking cut off (it would be reported failed, or sent twice), so a lost connection is
+        retried for up to ``patience`` seconds before the error is let through."""
+        deadline = time.monotonic() + patience
+        delay = 0.2
+        while True:
+            try:
+                await self.update(notification_id, fields, outbox)
+                return
+            except ConnectionFailure:
+                if time.monotonic() + delay > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def claim_attempt(self, notification_id: str, attempt: int, now: datetime) -> bool:
         """True for the one caller that may make attempt number ``attempt``."""
