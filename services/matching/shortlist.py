@@ -16,15 +16,13 @@ the mentors' side too), each mentee's best mentors once seats are priced by an a
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from contracts.programmes import Programme
-from services.matching.assignment import Edge
+from services.matching.assignment import Edge, EdgeTable
 from services.matching.candidates import Candidate
 from services.matching.pairwise import (
     DECIMALS,
@@ -69,7 +67,7 @@ def shortlist(
         return []
     weighed = _weighed(round_, k, both_ways=False)
     ranking = _Ranking(weighed.mentee, weighed.mentor, weighed.score, weighed.mentors)
-    return _edges(round_, weighed, ranking.top(k))
+    return _edges(round_, weighed, ranking.top(k)).edges()
 
 
 def cohort_edges(
@@ -82,7 +80,7 @@ def cohort_edges(
     capacities: Mapping[str, int],
     best: int,
     priced: int,
-) -> list[Edge]:
+) -> EdgeTable:
     """The edges for ``assign``: each mentee's ``best`` mentors (``shortlist``'s), the seat an
     auction over ``capacities`` (free seats by mentor id) gave it, and its ``priced`` best
     mentors once each mentor's score is lowered by its seat price. Where the auction stopped
@@ -90,7 +88,8 @@ def cohort_edges(
     more, so the solver can finish what the auction started. Ordered by mentee, best first."""
     round_ = _round(mentees, mentors, programme, managers, declined)
     if round_ is None or max(best, priced) <= 0:
-        return []
+        nothing = np.zeros(0, dtype=np.int64)
+        return EdgeTable([], [], nothing, nothing, nothing)
     weighed = _weighed(round_, max(best, priced), both_ways=priced > 0)
     by_mentee = _Ranking(weighed.mentee, weighed.mentor, weighed.score, weighed.mentors)
     chosen = [by_mentee.top(best)]
@@ -210,34 +209,16 @@ class _Ranking:
         return owner * self.mentors + other
 
 
-def _edges(round_: Round, weighed: _Weighed, chosen: Ints) -> list[Edge]:
+def _edges(round_: Round, weighed: _Weighed, chosen: Ints) -> EdgeTable:
     """Edges for the chosen pair keys, by mentee, best first, ties by mentor id."""
     where = np.searchsorted(weighed.pairs(), chosen)
     e, m, score = weighed.mentee[where], weighed.mentor[where], weighed.score[where]
     descending = _CEILING - score
     order = np.argsort((e << (2 * _FIELD)) | (descending << _FIELD) | m)
-    mentee_ids = [p.person_id for p in round_.mentees.people]
-    mentor_ids = [p.person_id for p in round_.mentors.people]
-    with _no_cycle_collection():
-        return list(
-            map(
-                Edge,
-                [mentee_ids[i] for i in e[order].tolist()],
-                [mentor_ids[j] for j in m[order].tolist()],
-                (score[order] / DECIMALS).tolist(),
-            )
-        )
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Creating a million edges next to a round's candidates sets off full garbage
-    collections that walk every live object, several times over (four times the cost of
-    the edges themselves). Edges hold no cycles, so the collector can wait."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    return EdgeTable(
+        [p.person_id for p in round_.mentees.people],
+        [p.person_id for p in round_.mentors.people],
+        e[order],
+        m[order],
+        score[order],
+    )

@@ -289,7 +289,7 @@ def test_priced_edges_let_mentees_who_all_want_the_same_mentor_reach_the_others(
     )
     assert len(assign([m.person_id for m in mentees], seats, best_only).pairs) == 1
     assert len(assign([m.person_id for m in mentees], seats, both).pairs) == 3
-    assert set(best_only) <= set(both)
+    assert set(best_only) <= set(both.edges())
 
 
 def test_the_auction_prices_a_contested_mentor_and_leaves_one_with_seats_to_spare_free() -> None:
