@@ -47,6 +47,15 @@ _MASK = (1 << _FIELD) - 1
 LEFTOVER = 10
 # Pairs the auction bids over, per mentee and per mentor.
 OFFERED = 32
+# Of the pairs weighed, a round prices and picks edges among each mentee's best
+# ``POOL_PER_MENTEE`` and each mentor's best ``POOL_PER_MENTOR`` (at least; ties at the cut
+# stay): deeper pairs are neither a mentee's best nor worth a bid, and ranking them all
+# cost more than everything after.
+POOL_PER_MENTEE = 64
+POOL_PER_MENTOR = 200
+# Scores are cut into buckets this wide (in millionths, a power of two) to find each
+# owner's cut without sorting.
+_BUCKET_BITS = 13
 
 
 def shortlist(
@@ -91,6 +100,10 @@ def cohort_edges(
         nothing = np.zeros(0, dtype=np.int64)
         return EdgeTable([], [], nothing, nothing, nothing)
     weighed = _weighed(round_, max(best, priced), both_ways=priced > 0)
+    weighed = weighed.only(
+        _among_best(weighed.mentee, weighed.score, weighed.mentees, POOL_PER_MENTEE)
+        | _among_best(weighed.mentor, weighed.score, weighed.mentors, POOL_PER_MENTOR)
+    )
     by_mentee = _Ranking(weighed.mentee, weighed.mentor, weighed.score, weighed.mentors)
     chosen = [by_mentee.top(best)]
     if priced > 0:
@@ -167,6 +180,22 @@ class _Weighed:
 
     def pairs(self) -> Ints:
         return self.mentee * self.mentors + self.mentor
+
+    def only(self, keep: Bools) -> _Weighed:
+        return _Weighed(self.mentee[keep], self.mentor[keep], self.score[keep], self.mentees, self.mentors)
+
+
+def _among_best(owner: Ints, score: Ints, owners: int, keep: int) -> Bools:
+    """Which pairs are among their owner's ``keep`` best, and others tied with the last
+    of those to within a bucket: counting scores per bucket takes one pass where ranking
+    every owner's pairs takes a sort."""
+    buckets = (_CEILING >> _BUCKET_BITS) + 1
+    below_top = buckets - 1 - (np.clip(score, 0, _CEILING) >> _BUCKET_BITS)  # 0 for the best
+    counts = np.bincount(owner * buckets + below_top, minlength=owners * buckets)
+    reached = np.cumsum(counts.reshape(owners, buckets), axis=1) >= keep
+    # The first bucket (from the top) where the owner's count reaches ``keep``, else all.
+    cut = np.where(reached.any(axis=1), reached.argmax(axis=1), buckets)
+    return np.asarray(below_top <= cut[owner], dtype=np.bool_)
 
 
 def _weighed(round_: Round, per_mentee: int, *, both_ways: bool) -> _Weighed:
