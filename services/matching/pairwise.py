@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from contracts.programmes import Programme
+from services.matching import cores
 from services.matching.candidates import (
     MINUTES_PER_WEEK,
     Candidate,
@@ -242,7 +243,7 @@ def _intervals(side: Side, rows: Ints) -> tuple[Ints, Ints]:
 
 def distinct(values: Ints) -> Ints:
     """The sorted distinct values (``np.unique`` hashes large integer arrays, far slower)."""
-    ordered = np.sort(values)
+    ordered = cores.sorted_copy(values)
     return ordered[_run_starts(ordered)]
 
 
@@ -410,9 +411,12 @@ def score_pairs(round_: Round, mentee_rows: Ints, mentor_rows: Ints) -> tuple[In
     ``scoring.ineligibility(...)`` is None."""
     millionths = np.empty(len(mentee_rows), dtype=np.int64)
     eligible = np.empty(len(mentee_rows), dtype=np.bool_)
-    for start in range(0, len(mentee_rows), SLICE):
+
+    def score_slice(start: int) -> None:
         part = slice(start, start + SLICE)
         millionths[part], eligible[part] = _slice(round_, mentee_rows[part], mentor_rows[part])
+
+    cores.each(score_slice, range(0, len(mentee_rows), SLICE))
     # The rare pairs that need more than slot arithmetic are redone together, not slice by
     # slice: their cost is in the number of numpy calls, not the number of pairs.
     _measure_off_grid(round_, mentee_rows, mentor_rows, millionths)

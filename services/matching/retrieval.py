@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from services.matching import cores
 from services.matching.pairwise import (
     ACCEPTS_EXTERNAL,
     EXTERNAL,
@@ -66,19 +67,31 @@ _UNKNOWN = -(10**6)
 
 
 def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Pairs]:
-    """Candidate (mentee row, mentor row) pairs, in batches, with repeats."""
-    mentee_side = _Grouped.of(round_, mentees=True)
+    """Candidate (mentee row, mentor row) pairs, in batches, with repeats. The two ways
+    are generated side by side (``cores``)."""
     terms = _Terms.of(round_)
+    from_mentees, from_mentors = cores.both(
+        lambda: list(_from_mentees(round_, terms)),
+        lambda: list(_from_mentors(round_, terms)) if both_ways else [],
+    )
+    yield from from_mentees
+    yield from from_mentors
+
+
+def _from_mentees(round_: Round, terms: _Terms) -> Iterator[Pairs]:
+    mentee_side = _Grouped.of(round_, mentees=True)
     yield from _fallback(mentee_side, FALLBACK, FALLBACK_WIDE, round_.skills.goal_count == 0)
     yield from _by_goal(round_, terms, mentee_side)
     yield from _by_shared_time(round_, terms)
-    if both_ways:
-        mentor_side = _Grouped.of(round_, mentees=False)
-        goalless = np.flatnonzero(round_.skills.goal_count == 0)
-        for mentors, mentees in _fallback(mentor_side, MENTOR_FALLBACK, 0, None, columns=goalless):
-            yield mentees, mentors
-        for mentors, mentees in _by_skill(round_, terms, mentor_side):
-            yield mentees, mentors
+
+
+def _from_mentors(round_: Round, terms: _Terms) -> Iterator[Pairs]:
+    mentor_side = _Grouped.of(round_, mentees=False)
+    goalless = np.flatnonzero(round_.skills.goal_count == 0)
+    for mentors, mentees in _fallback(mentor_side, MENTOR_FALLBACK, 0, None, columns=goalless):
+        yield mentees, mentors
+    for mentors, mentees in _by_skill(round_, terms, mentor_side):
+        yield mentees, mentors
 
 
 # --- profiles and estimates ------------------------------------------------------------
