@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from contracts.programmes import Programme
+from services.matching import cores
 from services.matching.assignment import Edge, EdgeTable
 from services.matching.candidates import Candidate
 from services.matching.pairwise import (
@@ -100,27 +101,36 @@ def cohort_edges(
         nothing = np.zeros(0, dtype=np.int64)
         return EdgeTable([], [], nothing, nothing, nothing)
     weighed = _weighed(round_, max(best, priced), both_ways=priced > 0)
-    weighed = weighed.only(
-        _among_best(weighed.mentee, weighed.score, weighed.mentees, POOL_PER_MENTEE)
-        | _among_best(weighed.mentor, weighed.score, weighed.mentors, POOL_PER_MENTOR)
+    among_mentees, among_mentors = cores.both(
+        lambda: _among_best(weighed.mentee, weighed.score, weighed.mentees, POOL_PER_MENTEE),
+        lambda: _among_best(weighed.mentor, weighed.score, weighed.mentors, POOL_PER_MENTOR),
     )
-    by_mentee = _Ranking(weighed.mentee, weighed.mentor, weighed.score, weighed.mentors)
+    weighed = weighed.only(among_mentees | among_mentors)
+    seats = np.array([max(0, capacities.get(p.person_id, 0)) for p in round_.mentors.people], dtype=np.int64)
+    open_ = seats[weighed.mentor] > 0
+    by_mentee, by_mentor = cores.both(
+        lambda: _Ranking(weighed.mentee, weighed.mentor, weighed.score, weighed.mentors),
+        lambda: _Ranking(
+            weighed.mentor[open_],
+            weighed.mentee[open_],
+            weighed.score[open_],
+            weighed.mentors,
+            by_mentor=True,
+        ),
+    )
     chosen = [by_mentee.top(best)]
     if priced > 0:
-        seats = np.array(
-            [max(0, capacities.get(p.person_id, 0)) for p in round_.mentors.people], dtype=np.int64
-        )
-        chosen.extend(_priced(weighed, by_mentee, seats, priced))
+        chosen.extend(_priced(weighed, by_mentee, by_mentor, seats, priced))
     return _edges(round_, weighed, distinct(np.concatenate(chosen)))
 
 
-def _priced(weighed: _Weighed, by_mentee: _Ranking, seats: Ints, priced: int) -> list[Ints]:
+def _priced(
+    weighed: _Weighed, by_mentee: _Ranking, by_mentor: _Ranking, seats: Ints, priced: int
+) -> list[Ints]:
     """Pair keys chosen with seat prices: the auction's seats, each mentee's ``priced`` best
-    at those prices, and ``LEFTOVER`` more for whoever the auction left over."""
+    at those prices, and ``LEFTOVER`` more for whoever the auction left over. ``by_mentor``
+    ranks the pairs of mentors with seats."""
     open_ = seats[weighed.mentor] > 0
-    by_mentor = _Ranking(
-        weighed.mentor[open_], weighed.mentee[open_], weighed.score[open_], weighed.mentors, by_mentor=True
-    )
     # The auction bids over each mentee's and each mentor's best pairs: deeper ones hardly
     # ever win a bid, and leaving them out keeps its rounds short.
     offered = np.searchsorted(
