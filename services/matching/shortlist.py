@@ -45,7 +45,7 @@ _FIELD = 21
 _CEILING = DECIMALS + 16  # above any total: five contributions each rounded up at most
 _MASK = (1 << _FIELD) - 1
 # More edges for whoever the auction left without a seat, or with seats to spare.
-LEFTOVER = 10
+LEFTOVER = 8
 # Pairs the auction bids over, per mentee and per mentor.
 OFFERED = 32
 # Of the pairs weighed, a round prices and picks edges among each mentee's best

@@ -50,8 +50,11 @@ from tests.support.population import Organisation, organisation
 
 SIZES = {"small": (10_000, 2_500), "large": (100_000, 25_000)}
 CAPACITY = 4
-BEST = 5  # each mentee's best mentors
-PRICED = 5  # and its best at auction prices
+# Each mentee's best mentors, and its best at auction prices: the priced edges carry the
+# optimum (measured: 2 and 5 reach within 0.01% of what 5 and 5 reach, with a quarter fewer
+# edges for the min-cost flow, which is the round's largest single cost at 100,000).
+BEST = 2
+PRICED = 5
 T = TypeVar("T")
 Ints = NDArray[np.int64]
 Reals = NDArray[np.float32]
