@@ -17,7 +17,7 @@ from services.matching.candidates import MINUTES_PER_WEEK, Candidate
 from services.matching.pairwise import build_round, score_pairs
 from services.matching.pricing import Offers, auction
 from services.matching.scoring import ineligibility, management_chain, rank_mentors, score
-from services.matching.shortlist import EXHAUSTIVE_PAIRS, cohort_edges, shortlist
+from services.matching.shortlist import EXHAUSTIVE_PAIRS, _among_best, cohort_edges, shortlist
 from tests.support.population import Organisation, organisation
 
 CAREER = next(p for p in DEFAULT_PROGRAMMES if p.programme_id == "career-growth")
@@ -302,3 +302,27 @@ def test_the_auction_prices_a_contested_mentor_and_leaves_one_with_seats_to_spar
     assert outcome.price[1] == 0
     assert outcome.open_seats.tolist() == [False, True]
     assert not outcome.unseated.any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    owners=st.integers(1, 40),
+    pairs=st.integers(0, 2_000),
+    keep=st.integers(1, 30),
+    spread=st.sampled_from([3, 1_000, 1_000_016]),
+)
+def test_the_pool_a_round_prices_keeps_every_owners_best_pairs_and_ties_with_the_last(
+    seed: int, owners: int, pairs: int, keep: int, spread: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    owner = rng.integers(0, owners, size=pairs)
+    score = rng.integers(0, spread, size=pairs)
+    kept = _among_best(owner, score, owners, keep)
+    for who in range(owners):
+        mine = np.sort(score[owner == who])[::-1]
+        if len(mine) == 0:
+            continue
+        cut = mine[min(keep, len(mine)) - 1]
+        assert kept[(owner == who) & (score >= cut)].all()
+        assert kept[owner == who].sum() >= min(keep, len(mine))
