@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,17 +19,16 @@ def test_an_array_sorted_in_two_halves_and_merged_is_sorted_like_numpy_sorts_it(
     assert np.array_equal(cores.sorted_copy(values), np.sort(values))
 
 
-def test_every_piece_of_work_is_done_once_whatever_the_number_of_threads() -> None:
-    for workers in (1, 2):
-        cores.WORKERS, before = workers, cores.WORKERS
-        try:
-            done = np.zeros(100, dtype=np.int64)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_piece_of_work_is_done_once_whatever_the_number_of_threads(
+    workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cores, "WORKERS", workers)
+    done = np.zeros(100, dtype=np.int64)
 
-            def work(at: int) -> None:
-                done[at] += 1
+    def work(at: int) -> None:
+        done[at] += 1
 
-            cores.each(work, range(100))
-            assert done.tolist() == [1] * 100
-            assert cores.both(lambda: "first", lambda: "second") == ("first", "second")
-        finally:
-            cores.WORKERS = before
+    cores.each(work, range(100))
+    assert done.tolist() == [1] * 100
+    assert cores.both(lambda: "first", lambda: "second") == ("first", "second")
