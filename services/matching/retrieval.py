@@ -57,7 +57,10 @@ Reals = NDArray[np.float32]
 Pairs = tuple[Ints, Ints]  # (mentee rows, mentor rows)
 
 PER_GOAL = 144
-PER_START = 8
+# Personal availability is what a profile's average hides most as the organisation grows:
+# at 100,000 mentees, 48 per start instead of 8 raised the round's total by 0.39% (24 by
+# 0.33%) for 8% more pairs; at 10,000 it changes nothing measurable.
+PER_START = 48
 FALLBACK = 48
 FALLBACK_WIDE = 384
 PER_SKILL = 48

@@ -11,7 +11,9 @@ cover the mentees, each mentee's best mentors are not enough: the popular mentor
 and a mentee nobody ranks first must still reach a mentor with a free seat, or both wait.
 So besides each mentee's best mentors it adds, from the pairs weighed (candidates found from
 the mentors' side too), each mentee's best mentors once seats are priced by an auction
-(``pricing``): where it would go if the popular mentors were taken.
+(``pricing``): where it would go if the popular mentors were taken. Pricing and picking
+look only at each mentee's and each mentor's best weighed pairs (``POOL_PER_MENTEE``,
+``POOL_PER_MENTOR``), and the edges travel as columns (``assignment.EdgeTable``).
 """
 
 from __future__ import annotations
