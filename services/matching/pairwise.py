@@ -242,8 +242,13 @@ def _intervals(side: Side, rows: Ints) -> tuple[Ints, Ints]:
 
 
 def distinct(values: Ints) -> Ints:
-    """The sorted distinct values (``np.unique`` hashes large integer arrays, far slower)."""
-    ordered = cores.sorted_copy(values)
+    """The sorted distinct values (``np.unique`` hashes large integer arrays, far slower).
+    Values that fit in 32 bits, as a round's pair keys do up to 4 billion pairs, are sorted
+    as 32-bit numbers: half the memory to move, well under half the time."""
+    if len(values) and int(values.min()) >= 0 and int(values.max()) <= np.iinfo(np.uint32).max:
+        ordered = np.sort(values.astype(np.uint32)).astype(np.int64)
+    else:
+        ordered = np.sort(values)
     return ordered[_run_starts(ordered)]
 
 

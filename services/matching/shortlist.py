@@ -201,12 +201,12 @@ def _among_best(owner: Ints, score: Ints, owners: int, keep: int) -> Bools:
     """Which pairs are among their owner's ``keep`` best, and others tied with the last
     of those to within a bucket: counting scores per bucket takes one pass where ranking
     every owner's pairs takes a sort."""
-    buckets = (_CEILING >> _BUCKET_BITS) + 1
-    below_top = buckets - 1 - (np.clip(score, 0, _CEILING) >> _BUCKET_BITS)  # 0 for the best
+    buckets = (_CEILING >> _BUCKET_BITS) + 1  # fewer than 256: a byte each
+    below_top = (buckets - 1 - (np.clip(score, 0, _CEILING) >> _BUCKET_BITS)).astype(np.uint8)  # 0: best
     counts = np.bincount(owner * buckets + below_top, minlength=owners * buckets)
     reached = np.cumsum(counts.reshape(owners, buckets), axis=1) >= keep
     # The first bucket (from the top) where the owner's count reaches ``keep``, else all.
-    cut = np.where(reached.any(axis=1), reached.argmax(axis=1), buckets)
+    cut = np.where(reached.any(axis=1), reached.argmax(axis=1), buckets - 1).astype(np.uint8)
     return np.asarray(below_top <= cut[owner], dtype=np.bool_)
 
 
