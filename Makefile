@@ -50,6 +50,7 @@ bench: setup ## benchmarks on the real stack, each beside a baseline measured in
 	$(RUN) python -m tests.benchmarks.notification_burst $(NOTIFICATION_BENCH_ARGS)
 	$(RUN) python -m tests.benchmarks.cohort_round
 	$(RUN) python -m tests.benchmarks.recognition_ledger $(RECOGNITION_BENCH_ARGS)
+	$(RUN) python -m tests.benchmarks.platform_flow $(PLATFORM_BENCH_ARGS)
 
 profile-import: setup ## import an HR CSV export: make profile-import CSV=people.csv [DRY_RUN=1]
 	@test -n "$(CSV)" || { echo "usage: make profile-import CSV=people.csv [DRY_RUN=1]"; exit 2; }

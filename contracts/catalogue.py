@@ -164,7 +164,8 @@ RECOGNITION_EVENTS = TopicSpec(
         recognition.KudosGiven,
         recognition.RecognitionDigestReady,
     ),
-    consumers=("notification",),
+    # Recognition folds its own points events into standings, one writer per person.
+    consumers=("notification", "recognition"),
 )
 
 TOPICS: tuple[TopicSpec, ...] = (

@@ -90,6 +90,13 @@ class RunCohortRoundData(Payload):
     programme_id: Tag
     requested_by: PersonId
     candidates_per_mentee: int = Field(default=10, ge=1, le=100)
+    fairness: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Spreads mentees over mentors: a mentor's k-th mentee of the round costs this "
+        "much score times k. 0 maximises the total score alone.",
+    )
 
 
 class MatchProposedData(Payload):

@@ -107,7 +107,7 @@ class CohortRounds:
         edges = self._edges(list(by_id.values()), pool, programme, limit)
         mentors = set(edges.mentor_ids)
         free = {m: max(0, self._capacity(programme, pool, m) - pool.held[m]) for m in sorted(mentors)}
-        result = assign(list(by_id), free, edges)
+        result = assign(list(by_id), free, edges, fairness=command.payload.fairness)
         proposed, total = 0, 0.0
         for pair in result.pairs:
             request = by_id[pair.mentee_id]

@@ -61,6 +61,7 @@ def dispatcher_of(runtime: Runtime) -> Dispatcher:
             channel: TokenBucket(settings.rate_limits_per_second.get(channel, 0.0), settings.rate_limit_burst)
             for channel in Channel
         },
+        metrics=runtime.metrics,
     )
     runtime.components["dispatcher"] = dispatcher
     return dispatcher

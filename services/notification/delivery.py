@@ -50,8 +50,10 @@ from services.notification.store import DeliveryLog, DeliveryState
 from services.runtime import outbox
 from services.runtime.dead_letter import DLQ_HEADER_PREFIX, backoff_delay
 from services.runtime.logging import get_logger
+from services.runtime.metrics import NO_METRICS, Metrics
 from services.runtime.mongo import Document, aware
 from services.runtime.publishing import MessagePublisher
+from services.runtime.tracing import continuing, trace_headers
 
 SERVICE = "notification"
 DIGEST_TEMPLATE = "daily_digest"
@@ -89,7 +91,9 @@ class Cause:
             topic=topic,
             key=event.subject,
             value=event.model_dump_json(),
-            headers=event.headers(),
+            # With tracing on, the trace of the handler that received it: deliveries made
+            # later by the sweep (quiet hours, retries) continue it.
+            headers=event.headers() | trace_headers(),
         )
 
     def to_doc(self) -> dict[str, Any]:
@@ -120,6 +124,7 @@ class Dispatcher:
         settings: NotificationSettings,
         limits: Mapping[Channel, TokenBucket],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.log = deliveries
         self.contacts = contacts
@@ -129,6 +134,7 @@ class Dispatcher:
         self.settings = settings
         self.limits = limits
         self.clock = clock
+        self.metrics = metrics
         self._last_in_doubt_check = datetime.min.replace(tzinfo=UTC)
 
     # ------------------------------------------------------------ events in
@@ -248,9 +254,16 @@ class Dispatcher:
             },
             entries,
         )
+        self.metrics.notification(channel.value, "delivered")
         await outbox.deliver(self.log.deliveries, doc["_id"], self.publisher, entries)
+        # Named, not left to the consumed message's context: retries, deferred sends and
+        # notices that waited for a profile go out from the sweep or another event's handler.
         log.info(
-            "notification delivered", notification_id=doc["_id"], channel=channel.value, attempts=attempt
+            "notification delivered",
+            notification_id=doc["_id"],
+            channel=channel.value,
+            attempts=attempt,
+            correlation_id=doc["correlation_id"],
         )
 
     def _outcome(self, doc: Document, attempt: int) -> NotificationOutcomeData:
@@ -285,6 +298,7 @@ class Dispatcher:
             },
         )
         await self.log.wait_until(doc["_id"], due)
+        self.metrics.notification(doc["channel"], "retrying")
         log.warning(
             "notification attempt failed, will retry",
             notification_id=doc["_id"],
@@ -292,6 +306,7 @@ class Dispatcher:
             attempt=attempt,
             retry_in_seconds=round(delay, 2),
             reason=failure.reason,
+            correlation_id=doc["correlation_id"],
         )
 
     async def _fail(
@@ -327,6 +342,7 @@ class Dispatcher:
             },
             entries,
         )
+        self.metrics.notification(doc["channel"], "in_doubt" if state == DeliveryState.IN_DOUBT else "failed")
         await outbox.deliver(self.log.deliveries, doc["_id"], self.publisher, entries)
         log.error(
             "notification failed",
@@ -335,6 +351,7 @@ class Dispatcher:
             attempts=attempt,
             permanent=permanent,
             reason=reason,
+            correlation_id=doc["correlation_id"],
         )
 
     def _dead_letter_entry(
@@ -458,7 +475,8 @@ class Dispatcher:
             notification_id, {"state": DeliveryState.SENDING, "attempts": attempt, "attempt_started_at": now}
         )
         await self.log.done_waiting(notification_id)
-        await self._attempt(doc, attempt)
+        with continuing((doc.get("cause") or {}).get("headers") or {}):
+            await self._attempt(doc, attempt)
         return True
 
     @property

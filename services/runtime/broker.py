@@ -6,6 +6,13 @@
   written twice (aiokafka's defaults are ``acks=1`` without idempotence).
 - Consumers start from the earliest offset when their group is new, so a freshly deployed
   service also sees what was published before it first ran.
+
+Middleware order (outermost first) when tracing and metrics are on: tracing, so the span of a
+message encloses its retries and its dead-letter publish (which then carries the trace);
+FastStream's Prometheus middleware, which sees each message once as it arrives; then the
+dead-letter middleware, the only place that knows whether a message succeeded, was retried or
+was dead-lettered, because it swallows what it dead-letters. It reports that to observers
+(our metrics, the span's status) instead of letting outer middlewares guess.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from contracts.topics import TopicSpec
 from services.runtime.dead_letter import DeadLetterMiddleware
 from services.runtime.decoding import contract_decoder
+from services.runtime.observability import Observability
 from services.runtime.settings import KafkaSettings, ServiceSettings
 
 
@@ -48,8 +56,32 @@ def security_from(kafka: KafkaSettings) -> BaseSecurity | None:
     return None
 
 
-def create_broker(settings: ServiceSettings) -> KafkaBroker:
-    """A broker with the platform's delivery guarantees and dead-letter handling."""
+def client_security_options(kafka: KafkaSettings) -> dict[str, object]:
+    """The same security as keyword arguments for aiokafka's own clients (admin clients, and
+    the plain consumers and producers of operator tools)."""
+    security = security_from(kafka)
+    if security is None:
+        return {}
+    options: dict[str, object] = {
+        "security_protocol": kafka.security_protocol,
+        "ssl_context": security.ssl_context,
+    }
+    if kafka.security_protocol.startswith("SASL"):
+        options.update(
+            sasl_mechanism=kafka.sasl_mechanism or "SCRAM-SHA-512",
+            sasl_plain_username=kafka.sasl_username,
+            sasl_plain_password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+        )
+    return options
+
+
+def create_broker(settings: ServiceSettings, observability: Observability | None = None) -> KafkaBroker:
+    """A broker with the platform's delivery guarantees and dead-letter handling, measured
+    and traced as ``observability`` says (neither without it)."""
+    observed = observability or Observability()
+    dead_letters = DeadLetterMiddleware.with_policy(
+        settings.retry, settings.service_name, observed.handling_observers()
+    )
     return KafkaBroker(
         settings.kafka.bootstrap_servers,
         client_id=settings.client_id,
@@ -58,7 +90,7 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         request_timeout_ms=settings.kafka.request_timeout_ms,
         security=security_from(settings.kafka),
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        middlewares=[DeadLetterMiddleware.with_policy(settings.retry)],
+        middlewares=[*observed.broker_middlewares(), dead_letters],
         # A standard-library logger outside the "faststream" tree (which has a handler of
         # its own), so these lines go through the structlog formatter like ours. Per-message
         # "Received/Processed" lines are DEBUG: at production rates they are noise.

@@ -97,7 +97,9 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
-    for noisy in ("aiokafka", "kafka", "pymongo"):
+    # httpx and httpcore log every request with its full URL at INFO: a chat webhook's URL
+    # carries its credential (Slack's and Teams' are secrets), so they speak only of trouble.
+    for noisy in ("aiokafka", "kafka", "pymongo", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 

@@ -6,6 +6,9 @@ atomic update: the new state, the cause's event id, and the outgoing messages un
 entries out. If the process dies in between, the entries stay and are sent again by the
 redelivered message's handler or by the sweep at start-up; consumers recognise the repeat
 by its event id. So no follow-up is lost and none needs a multi-document transaction.
+
+With tracing on, each entry keeps the ``traceparent`` of the handler that wrote it, so even a
+message sent long after, by the recovery path, stays in the trace of the work that caused it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from contracts.catalogue import topic_of
 from contracts.envelope import Envelope
 from services.runtime.logging import get_logger
 from services.runtime.publishing import MessagePublisher
+from services.runtime.tracing import trace_headers
 
 OUTBOX_FIELD = "_outbox"
 log = get_logger(__name__)
@@ -25,12 +29,13 @@ log = get_logger(__name__)
 
 def outbox_entries(messages: list[Envelope]) -> list[dict[str, Any]]:
     """Serialised messages, ready to be stored under ``_outbox``."""
+    tracing = trace_headers()
     return [
         {
             "event_id": m.event_id,
             "topic": topic_of(type(m)).name,
             "key": m.subject,
-            "headers": m.headers(),
+            "headers": m.headers() | tracing,
             "value": m.model_dump_json(),
         }
         for m in messages

@@ -10,6 +10,7 @@ from faststream.kafka import KafkaBroker
 from contracts.catalogue import topic_of
 from contracts.envelope import Envelope
 from services.runtime.settings import ServiceSettings
+from services.runtime.tracing import continuing
 
 
 class MessagePublisher:
@@ -32,10 +33,12 @@ class MessagePublisher:
         await asyncio.gather(*pending)
 
     async def publish_raw(self, logical_topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
-        """Send an already serialised message (from an outbox) to a registry topic."""
-        await self._broker.publish(
-            value, topic=self._settings.topic(logical_topic), key=key.encode(), headers=headers
-        )
+        """Send an already serialised message (from an outbox) to a registry topic, in the
+        trace its headers name (the handler that wrote it), whichever span is current now."""
+        with continuing(headers):
+            await self._broker.publish(
+                value, topic=self._settings.topic(logical_topic), key=key.encode(), headers=headers
+            )
 
     async def _send(self, message: Envelope, *, confirm: bool) -> Any:
         return await self._broker.publish(

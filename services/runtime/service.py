@@ -17,9 +17,10 @@ from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.specification import AsyncAPI
+from opentelemetry.sdk.trace.export import SpanExporter
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -27,7 +28,9 @@ from contracts.topics import TopicSpec
 from services.runtime import outbox, periodic
 from services.runtime.broker import create_broker
 from services.runtime.logging import configure_logging, get_logger
+from services.runtime.metrics import CONTENT_TYPE, Metrics
 from services.runtime.mongo import Document, open_client, ping
+from services.runtime.observability import Observability
 from services.runtime.publishing import MessagePublisher
 from services.runtime.settings import ServiceSettings
 from services.runtime.topics import ensure_topics
@@ -47,6 +50,12 @@ class Runtime:
     # Long-lived objects a service builds once per process and shares between its consumers,
     # periodic tasks and HTTP routes (connection pools, rate limiters), by name.
     components: dict[str, Any] = field(default_factory=dict)
+    observability: Observability = field(default_factory=Observability)
+
+    @property
+    def metrics(self) -> Metrics:
+        """What the service counts of its own work (no-ops when metrics are off)."""
+        return self.observability.recorder
 
 
 @dataclass(frozen=True)
@@ -96,10 +105,20 @@ async def _start_consuming(
 
 @asynccontextmanager
 async def running(
-    definition: ServiceDefinition, settings: ServiceSettings, *, startup_timeout: float = 120.0
+    definition: ServiceDefinition,
+    settings: ServiceSettings,
+    *,
+    startup_timeout: float = 120.0,
+    span_exporter: SpanExporter | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Run a service's consumers for the duration of the block."""
-    broker = create_broker(settings)
+    """Run a service's consumers for the duration of the block.
+
+    ``span_exporter`` receives the spans instead of the configured exporter when tracing is
+    enabled (tests read them from memory)."""
+    observability = Observability.from_settings(settings, span_exporter)
+    if observability.metrics is not None:
+        observability.metrics.expect_topics(settings.topic(spec.name) for spec in definition.consumes)
+    broker = create_broker(settings, observability)
     mongo = open_client(settings)
     db = mongo[settings.database_name]
     runtime = Runtime(
@@ -108,6 +127,7 @@ async def running(
         mongo=mongo,
         db=db,
         publisher=MessagePublisher(broker, settings),
+        observability=observability,
     )
     broker.include_router(definition.build_router(runtime))
     try:
@@ -124,6 +144,7 @@ async def running(
         if definition.on_stop is not None:
             await definition.on_stop(runtime)
         await mongo.close()
+        await observability.close()
         log.info("service stopped")
 
 
@@ -134,13 +155,19 @@ def asyncapi_document(definition: ServiceDefinition, broker: KafkaBroker) -> dic
     return document
 
 
-def create_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
-    """The service's ASGI app; the lifespan runs its consumers."""
+def create_app(
+    definition: ServiceDefinition,
+    settings: ServiceSettings | None = None,
+    *,
+    span_exporter: SpanExporter | None = None,
+) -> FastAPI:
+    """The service's ASGI app; the lifespan runs its consumers. ``/metrics`` exists only
+    when metrics are enabled."""
     resolved = settings or definition.settings_cls()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with running(definition, resolved) as runtime:
+        async with running(definition, resolved, span_exporter=span_exporter) as runtime:
             app.state.runtime = runtime
             if definition.build_http is not None:
                 app.include_router(definition.build_http(runtime))
@@ -169,6 +196,15 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     async def asyncapi(request: Request) -> dict[str, Any]:
         runtime: Runtime = request.app.state.runtime
         return asyncapi_document(definition, runtime.broker)
+
+    if resolved.metrics.enabled:
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics(request: Request) -> Response:
+            runtime: Runtime = request.app.state.runtime
+            assert runtime.observability.metrics is not None  # enabled, so built at start
+            body = await runtime.observability.metrics.exposition(runtime.broker)
+            return Response(body, media_type=CONTENT_TYPE)
 
     return app
 

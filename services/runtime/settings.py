@@ -56,6 +56,24 @@ class RetrySettings(BaseModel):
     backoff_max_seconds: float = Field(default=5.0, ge=0)
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus metrics at ``GET /metrics``; off unless asked for."""
+
+    enabled: bool = False
+
+
+class TracingSettings(BaseModel):
+    """OpenTelemetry spans per consumed and published message; off unless asked for."""
+
+    enabled: bool = False
+    exporter: Literal["otlp", "console"] = "otlp"
+    # OTLP over HTTP, e.g. ``http://collector:4318/v1/traces``; unset falls back to the standard
+    # ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT`` variables.
+    otlp_endpoint: str | None = None
+    # Share of new traces kept; a trace that arrives sampled (or not) in a message stays so.
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
 class ServiceSettings(BaseSettings):
     """Settings shared by every service; a service may subclass to add its own."""
 
@@ -66,6 +84,8 @@ class ServiceSettings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     mongo: MongoSettings = MongoSettings()
     retry: RetrySettings = RetrySettings()
+    metrics: MetricsSettings = MetricsSettings()
+    tracing: TracingSettings = TracingSettings()
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     api_token: SecretStr | None = Field(

@@ -13,28 +13,16 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from contracts.topics import TopicSpec
-from services.runtime.broker import security_from
+from services.runtime.broker import client_security_options
 from services.runtime.settings import ServiceSettings
 
 
 def admin_client(settings: ServiceSettings) -> AIOKafkaAdminClient:
-    security = security_from(settings.kafka)
-    options: dict[str, object] = {}
-    if security is not None:
-        options.update(security_protocol=settings.kafka.security_protocol, ssl_context=security.ssl_context)
-        if settings.kafka.sasl_mechanism or settings.kafka.security_protocol.startswith("SASL"):
-            options.update(
-                sasl_mechanism=settings.kafka.sasl_mechanism or "SCRAM-SHA-512",
-                sasl_plain_username=settings.kafka.sasl_username,
-                sasl_plain_password=(
-                    settings.kafka.sasl_password.get_secret_value() if settings.kafka.sasl_password else None
-                ),
-            )
     return AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka.bootstrap_servers,
         client_id=f"{settings.client_id}-admin",
         request_timeout_ms=settings.kafka.request_timeout_ms,
-        **options,
+        **client_security_options(settings.kafka),
     )
 
 

@@ -41,7 +41,12 @@ def _free_port() -> int:
 
 @asynccontextmanager
 async def service_process(
-    name: str, infra: Infrastructure, namespace: str, logs: Path, extra_env: dict[str, str] | None = None
+    name: str,
+    infra: Infrastructure,
+    namespace: str,
+    logs: Path,
+    extra_env: dict[str, str] | None = None,
+    ready_timeout: float = 60,
 ) -> AsyncIterator[RunningService]:
     """Run ``python -m services.<name>`` configured only through environment variables, ready."""
     port = _free_port()
@@ -72,7 +77,7 @@ async def service_process(
                 return process.poll() is not None  # died: stop waiting, the assertion below says so
 
         try:
-            await eventually(ready, timeout=60, what=f"{name} reporting ready")
+            await eventually(ready, timeout=ready_timeout, what=f"{name} reporting ready")
             assert process.poll() is None, f"{name} exited: {log.read_text()[-2000:]}"
             yield RunningService(name, process, http, log)
         finally:

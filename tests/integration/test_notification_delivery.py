@@ -4,12 +4,14 @@ preferences (opt-out, quiet hours, digest) are honoured."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -117,6 +119,26 @@ async def test_a_receiver_answering_500_then_200_gets_exactly_one_message(notifi
     assert outcome["payload"]["attempts"] == 2
     assert notification.receiver.calls[notification.hook("CARA", "slack")] == 2
     assert len(notification.receiver.on(notification.hook("CARA", "slack"))) == 1
+
+
+async def test_a_message_sent_again_after_a_failure_is_logged_in_the_chain_of_the_event_behind_it(
+    notification: Notification,
+) -> None:
+    await notification.profiles(notification.person("MIA", channels=("slack",)), notification.person("NED"))
+    notification.receiver.respond(notification.hook("MIA", "slack"), 500, 200)
+    event = proposal("NED", "MIA")
+    # The second attempt is made by the sweep, outside the handling of the event.
+    with structlog.testing.capture_logs() as lines:
+        await notification.publish(event)
+
+        def retried() -> list[MutableMapping[str, Any]]:
+            return [
+                line for line in lines if line["event"] == "notification delivered" and line["attempts"] == 2
+            ]
+
+        await eventually(lambda: bool(retried()), what="the second attempt delivered and logged")
+
+    assert [line.get("correlation_id") for line in retried()] == [event.correlation_id]
 
 
 async def test_a_receiver_answering_400_gets_one_attempt_a_failure_and_a_dead_letter_while_email_arrives(

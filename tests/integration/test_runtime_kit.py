@@ -96,6 +96,7 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_the_last_atte
     assert dead[0].headers["dlq.attempts"] == "3"
     assert dead[0].headers["dlq.permanent"] == "false"
     assert dead[0].headers["dlq.error_type"] == "ConnectionError"
+    assert dead[0].headers["dlq.service"] == "flaky"
 
 
 async def test_readiness_reports_kafka_and_mongo_and_the_asyncapi_document_lists_the_subscriptions(

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import time
 from typing import Any
 
+from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import SecretStr
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -173,11 +174,18 @@ class Notification:
 
 @asynccontextmanager
 async def notification_service(
-    infra: Infrastructure, namespace: str, receiver: ChatReceiver | None = None, **changes: Any
+    infra: Infrastructure,
+    namespace: str,
+    receiver: ChatReceiver | None = None,
+    span_exporter: SpanExporter | None = None,
+    **changes: Any,
 ) -> AsyncIterator[Notification]:
     """The real service in a namespace of its own, with a chat receiver of its own."""
     settings = notification_settings(infra, namespace, **changes)
-    async with contextlib_receiver(receiver) as chat, running(definition, settings) as runtime:
+    async with (
+        contextlib_receiver(receiver) as chat,
+        running(definition, settings, span_exporter=span_exporter) as runtime,
+    ):
         yield Notification(infra, settings, runtime, chat)
 
 

@@ -58,3 +58,21 @@ def test_a_message_can_be_created_as_a_consequence_and_keeps_the_chain() -> None
     assert effect.causation_id == cause.event_id
     assert effect.subject == snapshot.person_id
     assert effect.occurred_at.utcoffset() is not None
+
+
+def test_the_catalogue_names_exactly_the_services_that_consume_each_topic() -> None:
+    # The operator CLI reads consumer lag from these names, so a subscription the catalogue
+    # leaves out would be lag nobody sees.
+    from services.matching.app import definition as matching
+    from services.notification.app import definition as notification
+    from services.profile.app import definition as profile
+    from services.recognition.app import definition as recognition
+    from services.scheduling.app import definition as scheduling
+
+    subscribed = {
+        (service.name, spec.name)
+        for service in (profile, matching, scheduling, notification, recognition)
+        for spec in service.consumes
+    }
+    catalogued = {(consumer, spec.name) for spec in TOPICS for consumer in spec.consumers}
+    assert catalogued == subscribed

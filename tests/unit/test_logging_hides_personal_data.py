@@ -6,6 +6,7 @@ import io
 import json
 import sys
 
+import httpx
 import structlog
 
 from services.runtime.logging import REDACTED, configure_logging, mask_personal_data
@@ -44,3 +45,21 @@ def test_json_log_lines_carry_the_service_and_the_bound_event_ids() -> None:
     assert line["event_id"] == "ev-1"
     assert line["correlation_id"] == "co-1"
     assert line["full_name"] == REDACTED
+
+
+def test_a_webhook_url_called_over_http_never_reaches_the_log() -> None:
+    # Slack and Teams put the credential in the webhook URL's path, so the URL is a secret.
+    url = "https://hooks.slack.com/services/T0000/B0000/secret-webhook-token"
+    buffer = io.StringIO()
+    original = sys.stderr
+    sys.stderr = buffer
+    try:
+        configure_logging("notification", fmt="json")
+        with httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200))) as client:
+            client.post(url, json={"text": "Your seat is reserved"})
+        structlog.get_logger().info("notification delivered", channel="slack")
+    finally:
+        sys.stderr = original
+    logged = buffer.getvalue()
+    assert "notification delivered" in logged
+    assert "secret-webhook-token" not in logged
