@@ -1,7 +1,10 @@
 """The Kafka broker every service uses, configured for at-least-once delivery.
 
-- Offsets are committed only after the handler finished (``NACK_ON_ERROR``): FastStream's
-  Kafka default (``ACK_FIRST``) commits before processing and can lose messages on a crash.
+- Offsets are committed only after the handler finished: FastStream's Kafka default
+  (``ACK_FIRST``) commits before processing and can lose messages on a crash. The kit's
+  subscribers handle every partition at once, each in order, and commit what their handlers
+  finished in the background (``services.runtime.lanes``); FastStream itself commits nothing
+  for them (``AckPolicy.MANUAL``).
 - The producer waits for all in-sync replicas and is idempotent, so a retried send is never
   written twice (aiokafka's defaults are ``acks=1`` without idempotence).
 - Consumers start from the earliest offset when their group is new, so a freshly deployed
@@ -17,9 +20,13 @@ was dead-lettered, because it swallows what it dead-letters. It reports that to 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
+from typing import Any, cast
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import ConsumerStoppedError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
@@ -28,8 +35,15 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from contracts.topics import TopicSpec
 from services.runtime.dead_letter import DeadLetterMiddleware
 from services.runtime.decoding import contract_decoder
+from services.runtime.lanes import LaneSettings, PartitionLanes
+from services.runtime.logging import get_logger
 from services.runtime.observability import Observability
 from services.runtime.settings import KafkaSettings, ServiceSettings
+
+log = get_logger(__name__)
+
+# How long a consumer waits in one fetch for records to arrive before it looks again.
+_FETCH_WAIT_MS = 500
 
 
 def security_from(kafka: KafkaSettings) -> BaseSecurity | None:
@@ -100,16 +114,76 @@ def create_broker(settings: ServiceSettings, observability: Observability | None
     )
 
 
-def subscribe(router: KafkaRouter, settings: ServiceSettings, spec: TopicSpec) -> DefaultSubscriber:
+class PartitionedSubscriber(DefaultSubscriber):
+    """FastStream's Kafka subscriber with its one-record-at-a-time loop replaced by lanes.
+
+    Parsing, decoding, middlewares (the dead-letter one included), dependency injection and the
+    AsyncAPI description stay FastStream's; only how records reach ``process_message`` and how
+    offsets are committed change. The lanes live in the subscriber's rebalance-listener slot,
+    where aiokafka calls them before each rebalance.
+    """
+
+    # No slots of its own: ``subscribe`` turns the subscriber FastStream built into this class.
+    __slots__ = ()
+
+    @property
+    def lanes(self) -> PartitionLanes:
+        return cast(PartitionLanes, self._listener)
+
+    async def _run_consume_loop(self, consumer: AIOKafkaConsumer) -> None:
+        lanes = self.lanes
+        lanes.bind(consumer, self.process_message)
+        committer = asyncio.create_task(lanes.commit_periodically())
+        try:
+            while self.running:
+                try:
+                    fetched = await consumer.getmany(timeout_ms=_FETCH_WAIT_MS)
+                except ConsumerStoppedError:
+                    return
+                except Exception as error:  # noqa: BLE001 - the loop must outlive a failed fetch
+                    # Never let the loop end and be restarted: its lanes would be orphaned with
+                    # records the consumer's position has already moved past.
+                    log.error("fetching records failed", error=type(error).__name__, subscriber=lanes.name)
+                    await asyncio.sleep(1)
+                    continue
+                for partition, records in fetched.items():
+                    lanes.dispatch(partition, records)
+        finally:
+            committer.cancel()
+
+    async def stop(self) -> None:
+        # Finish the records in hand and commit before FastStream stops the consumer.
+        self.running = False
+        if self.consumer is not None:
+            await self.lanes.close()
+        await super().stop()
+
+
+def subscribe(router: KafkaRouter, settings: ServiceSettings, spec: TopicSpec) -> PartitionedSubscriber:
     """Subscribe a handler to a registry topic as this service's consumer group.
 
-    The handler receives the decoded contract message (one of the topic's classes)."""
-    return router.subscriber(
+    The handler receives the decoded contract message (one of the topic's classes); records of
+    one partition reach it in order, records of different partitions concurrently."""
+    title = f"{settings.service_name}:{spec.name}"
+    lanes = PartitionLanes(
+        LaneSettings(
+            commit_interval=settings.kafka.commit_interval_ms / 1000,
+            buffer=settings.kafka.partition_buffer,
+            retry_initial=settings.retry.backoff_initial_seconds,
+            retry_max=settings.retry.backoff_max_seconds,
+        ),
+        name=title,
+    )
+    subscriber: Any = router.subscriber(
         settings.topic(spec.name),
         group_id=settings.consumer_group,
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        ack_policy=AckPolicy.MANUAL,
         decoder=contract_decoder(spec),
-        max_workers=settings.kafka.consumers_per_topic,
-        title=f"{settings.service_name}:{spec.name}",
+        listener=lanes,
+        title=title,
     )
+    # FastStream picks its subscriber class itself; this one adds behaviour and no state (the
+    # lanes are the listener), so the object FastStream built and registered can take it on.
+    subscriber.__class__ = PartitionedSubscriber
+    return cast(PartitionedSubscriber, subscriber)

@@ -16,10 +16,10 @@ Observers (metrics, tracing) hear how each attempt and each message ended; the m
 where that is known, since it swallows the failures it dead-letters. Without observers the
 loop does no timing at all.
 
-The middleware returns normally after dead-lettering, so the offset is committed and the
-service moves on. If the dead-letter write itself fails, the error propagates; the broker's
-``NACK_ON_ERROR`` policy then rewinds to the message, so it is processed again instead of
-being lost.
+The middleware returns normally after dead-lettering, so the offset becomes committable and
+the service moves on. If the dead-letter write itself fails, the error propagates; the
+partition's lane (``services.runtime.lanes``) then handles the message again after a pause,
+committing nothing past it, so it is processed again instead of being lost.
 """
 
 from __future__ import annotations

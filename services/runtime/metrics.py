@@ -18,7 +18,7 @@ neither the middleware nor the observer is installed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -35,6 +35,7 @@ from prometheus_client import (
 )
 
 from services.runtime.dead_letter import Outcome
+from services.runtime.lanes import PartitionLanes
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 OUTCOMES: tuple[Outcome, ...] = ("ok", "retried", "dead_lettered")
@@ -150,16 +151,20 @@ class ServiceMetrics:
 
     async def _refresh_lag(self, broker: KafkaBroker) -> None:
         lags: dict[tuple[str, str], int] = {}
-        for consumer in _consumers(broker):
-            lags.update(await _lag_of(consumer))
+        for subscriber in broker.subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            lanes = getattr(subscriber, "lanes", None)
+            if consumer is not None:
+                lags.update(await _lag_of(consumer, lanes if isinstance(lanes, PartitionLanes) else None))
         # Partitions this replica no longer owns disappear instead of showing a stale value.
         self._lag.clear()
         for (topic, partition_id), lag in lags.items():
             self._lag.labels(topic, partition_id).set(lag)
 
 
-async def _lag_of(consumer: Any) -> dict[tuple[str, str], int]:
-    """Per assigned partition, the end offset minus the consumer's position.
+async def _lag_of(consumer: Any, lanes: PartitionLanes | None) -> dict[tuple[str, str], int]:
+    """Per assigned partition, the end offset minus the consumer's position, plus the records
+    fetched ahead that wait in the partition's lane.
 
     The end offsets are asked of the broker at scrape time: the highwater aiokafka caches is
     only refreshed by fetches, and no fetch happens for a partition while its handler holds
@@ -178,13 +183,6 @@ async def _lag_of(consumer: Any) -> dict[tuple[str, str], int]:
             position = await asyncio.wait_for(consumer.position(partition), BROKER_TIMEOUT_SECONDS)
         except (IllegalStateError, TimeoutError):
             continue  # taken away by a rebalance meanwhile, or still resetting its position
-        lags[(partition.topic, str(partition.partition))] = max(0, end - position)
+        waiting = lanes.waiting(partition) if lanes is not None else 0
+        lags[(partition.topic, str(partition.partition))] = max(0, end - position) + waiting
     return lags
-
-
-def _consumers(broker: KafkaBroker) -> Iterator[Any]:
-    """The running aiokafka consumers of every subscriber (several when a subscriber runs
-    one consumer per worker)."""
-    for subscriber in broker.subscribers:
-        group = getattr(subscriber, "consumer_subgroup", None) or [getattr(subscriber, "consumer", None)]
-        yield from (consumer for consumer in group if consumer is not None)

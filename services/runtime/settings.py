@@ -33,11 +33,13 @@ class KafkaSettings(BaseModel):
     # one broker without seeing each other's messages.
     topic_prefix: str = ""
     request_timeout_ms: int = 30_000
-    # Consumers per subscribed topic inside one process, each owning some of its partitions:
-    # messages of one partition stay in order and are committed after handling, while
-    # different partitions are handled side by side (waits on the database overlap). One by
-    # default: messages about different people then come in roughly the order they were sent.
-    consumers_per_topic: int = Field(default=1, ge=1, le=32)
+    # How often a consumer commits the offsets its handlers finished (each partition up to its
+    # first unfinished record). A crash redelivers at most this much work, which idempotent
+    # handlers absorb; each commit is one request to the broker per subscribed topic.
+    commit_interval_ms: int = Field(default=200, ge=10, le=60_000)
+    # Records fetched ahead per partition; a partition whose handler falls this far behind
+    # stops being fetched until it caught up by half, so memory stays bounded.
+    partition_buffer: int = Field(default=200, ge=1, le=100_000)
 
 
 class MongoSettings(BaseModel):

@@ -130,16 +130,22 @@ class Sessions:
     async def start(self, meeting: Meeting, cause: Envelope) -> None:
         """Plan the first session; a redelivery finishes what an earlier attempt began."""
         series = await self.store.get_series(meeting.series_id)
+        people: dict[str, Person] | None = None
         if series is None:
-            series = await self._new_series(meeting, cause)
-            if series is None:
+            created = await self._new_series(meeting, cause)
+            if created is None:
                 return
+            series, people = created
         else:
             await outbox.deliver(self.store.series, meeting.series_id, self.publisher)
         if series["state"] == "active" and series["next_index"] == 1:
-            await self._occurrence(series, 0, aware(series["anchor_start"]), cause)
+            await self._occurrence(series, 0, aware(series["anchor_start"]), cause, people)
 
-    async def _new_series(self, meeting: Meeting, cause: Envelope) -> Document | None:
+    async def _new_series(
+        self, meeting: Meeting, cause: Envelope
+    ) -> tuple[Document, dict[str, Person]] | None:
+        """The series recorded for a new meeting, with the people it was planned for; None when
+        no slot was found."""
         people = await self.people.require(meeting.person_ids)
         programme = self.programmes.get(meeting.programme_id)
         after = datetime.now(UTC) + timedelta(hours=self.settings.min_notice_hours)
@@ -177,7 +183,7 @@ class Sessions:
             return None
         series.update(state="active", anchor_start=start, anchor_index=0, next_index=1)
         await self.store.start_series(series, [])
-        return series
+        return series, people
 
     def _first_slot(
         self, meeting: Meeting, people: dict[str, Person], after: datetime
@@ -195,12 +201,21 @@ class Sessions:
         return (None, ()) if group is None else (group.starts_at, group.unavailable_ids)
 
     async def _occurrence(
-        self, series: Document, index: int, starts_at: datetime, cause: Envelope | None
+        self,
+        series: Document,
+        index: int,
+        starts_at: datetime,
+        cause: Envelope | None,
+        people: dict[str, Person] | None = None,
     ) -> None:
-        """Create occurrence ``index`` once (replicas race harmlessly: one insert wins)."""
+        """Create occurrence ``index`` once (replicas race harmlessly: one insert wins).
+
+        ``people`` when the caller has just read the series' people: reading them again costs
+        two round trips per first session."""
         session_id = deterministic_id(series["_id"], "session", str(index))
         ends_at = starts_at + timedelta(minutes=self.settings.session_minutes)
-        people = await self.people.find(series["host_ids"] + series["participant_ids"])
+        if people is None:
+            people = await self.people.find(series["host_ids"] + series["participant_ids"])
         kind = SessionKind(series["kind"])
         uid = stable_uid(session_id, self.settings.invite_domain)
         scheduled = SessionScheduled.create(

@@ -3,7 +3,7 @@ to the local SMTP server (Mailpit) and to a real HTTP receiver, with the rate li
 beside the channel adapters sending the same messages directly (no broker, no delivery log)
 in the same run.
 
-    python -m tests.benchmarks.notification_burst [--count N] [--rate R] [--consumers C]
+    python -m tests.benchmarks.notification_burst [--count N] [--rate R]
 
 Each notification is a session reminder to one person on one channel (email for half of the
 people, a webhook for the other half). Contacts are loaded into the service's database before
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from contracts.catalogue import (
@@ -46,6 +46,7 @@ from services.runtime.service import running
 from services.runtime.settings import KafkaSettings
 from services.runtime.topics import ensure_topics
 from tests.support.infrastructure import Infrastructure, provide
+from tests.support.kafka import TopicProgress
 from tests.support.services import settings_for
 from tests.support.waiting import eventually
 
@@ -87,7 +88,7 @@ def _reminder(index: int, starts_at: datetime) -> ReminderDue:
     return ReminderDue.create(data, source="bench")
 
 
-def _settings(infra: Infrastructure, namespace: str, rate: float, consumers: int) -> NotificationSettings:
+def _settings(infra: Infrastructure, namespace: str, rate: float) -> NotificationSettings:
     base = settings_for(NotificationSettings, infra, namespace)
     limits = {Channel.EMAIL: rate, Channel.WEBHOOK: rate} if rate > 0 else {}
     return base.model_copy(
@@ -95,18 +96,14 @@ def _settings(infra: Infrastructure, namespace: str, rate: float, consumers: int
             "smtp": SmtpSettings(host=infra.smtp_host, port=infra.smtp_port, connections=8),
             "rate_limits_per_second": limits,
             "sweep_seconds": 0.2,
-            "kafka": KafkaSettings(
-                bootstrap_servers=infra.kafka_bootstrap,
-                topic_prefix=f"{namespace}.",
-                consumers_per_topic=consumers,
-            ),
+            "kafka": KafkaSettings(bootstrap_servers=infra.kafka_bootstrap, topic_prefix=f"{namespace}."),
         }
     )
 
 
 async def directly(infra: Infrastructure, receiver: ChatReceiver, count: int) -> Run:
     """Baseline: render and send with the same adapters, one after another in batches."""
-    settings = _settings(infra, f"bench{uuid.uuid4().hex[:8]}", 0, 1)
+    settings = _settings(infra, f"bench{uuid.uuid4().hex[:8]}", 0)
     adapters = build_adapters(settings)
     renderer = Renderer(settings.links.app_url, settings.links.preferences_path)
     starts_at = datetime.now(UTC) + timedelta(hours=1)
@@ -144,11 +141,9 @@ async def directly(infra: Infrastructure, receiver: ChatReceiver, count: int) ->
     return Run("adapters alone, rendered in advance (baseline)", seconds, count)
 
 
-async def through_service(
-    infra: Infrastructure, receiver: ChatReceiver, count: int, rate: float, consumers: int
-) -> Run:
+async def through_service(infra: Infrastructure, receiver: ChatReceiver, count: int, rate: float) -> Run:
     namespace = f"bench{uuid.uuid4().hex[:8]}"
-    settings = _settings(infra, namespace, rate, consumers)
+    settings = _settings(infra, namespace, rate)
     await ensure_topics(
         settings,
         (PROFILE_EVENTS, MATCHING_EVENTS, SCHEDULING_EVENTS, RECOGNITION_EVENTS, NOTIFICATION_EVENTS),
@@ -182,10 +177,12 @@ async def through_service(
 
             # Every delivery publishes one notification.delivered: the topic's end offsets count
             # them without loading the database being measured.
-            async with PublishedCounter(
-                infra.kafka_bootstrap, settings.topic(NOTIFICATION_EVENTS.name)
-            ) as out:
-                await eventually(lambda: out.at_least(count), timeout=7200, what=f"{count} deliveries")
+            async with TopicProgress(infra.kafka_bootstrap, settings.topic(NOTIFICATION_EVENTS.name)) as out:
+
+                async def all_delivered() -> bool:
+                    return await out.published() >= count
+
+                await eventually(all_delivered, timeout=7200, what=f"{count} deliveries")
             seconds = time.perf_counter() - started
             sent = await deliveries.count_documents({"state": "sent"})
             assert sent == count, f"{sent} of {count} deliveries are recorded as sent"
@@ -196,38 +193,11 @@ async def through_service(
     return Run(label, seconds, count)
 
 
-class PublishedCounter:
-    """Counts the records on a topic from their end offsets, with one long-lived consumer (a
-    new client per poll would fetch the metadata of every topic on the broker each time)."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.topic = topic
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-
-    async def __aenter__(self) -> PublishedCounter:
-        await self.consumer.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.consumer.stop()
-
-    async def at_least(self, count: int) -> bool:
-        await asyncio.sleep(0.5)
-        partitions = [
-            TopicPartition(self.topic, p) for p in self.consumer.partitions_for_topic(self.topic) or set()
-        ]
-        if not partitions:
-            await self.consumer._client.force_metadata_update()
-            return False
-        ends: dict[TopicPartition, int] = await self.consumer.end_offsets(partitions)
-        return sum(ends.values()) >= count
-
-
-async def bench(infra: Infrastructure, count: int, rate: float, consumers: int) -> list[Run]:
+async def bench(infra: Infrastructure, count: int, rate: float) -> list[Run]:
     async with running_receiver() as receiver:
         runs = [await directly(infra, receiver, min(count, DIRECT_SAMPLE))]
-        runs.append(await through_service(infra, receiver, count, 0, consumers))
-        runs.append(await through_service(infra, receiver, count, rate, consumers))
+        runs.append(await through_service(infra, receiver, count, 0))
+        runs.append(await through_service(infra, receiver, count, rate))
     return runs
 
 
@@ -235,7 +205,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench-notification-burst")
     parser.add_argument("--count", type=int, default=10_000, help="notifications in the burst")
     parser.add_argument("--rate", type=float, default=10, help="per-channel limit for the 'on' run")
-    parser.add_argument("--consumers", type=int, default=6, help="consumers per topic (one per partition)")
     args = parser.parse_args(argv)
     configure_logging("bench", level="WARNING", fmt="console")
     with provide() as infra:
@@ -243,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             f"servers: {infra.origin}; a burst of {args.count} reminders, half by email (SMTP), "
             f"half by webhook (HTTP receiver)"
         )
-        runs = asyncio.run(bench(infra, args.count, args.rate, args.consumers))
+        runs = asyncio.run(bench(infra, args.count, args.rate))
     print(f"{'run':58} {'messages':>9} {'seconds':>9} {'deliveries/s':>13}")
     for run in runs:
         print(f"{run.label:58} {run.messages:9} {run.seconds:9.2f} {run.messages / run.seconds:13.0f}")

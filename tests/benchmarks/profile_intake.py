@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts.catalogue import HR_EMPLOYEES, PROFILE_EVENTS
 from services.profile.app import ProfileSettings, definition
@@ -27,6 +27,7 @@ from services.runtime.settings import ServiceSettings
 from services.runtime.topics import ensure_topics
 from tests.support.builders import onboarding_json
 from tests.support.infrastructure import Infrastructure, provide
+from tests.support.kafka import partitions_of
 from tests.support.services import settings_for
 
 
@@ -53,8 +54,7 @@ async def _steady_state(bootstrap: str, topic: str, count: int, timeout: float =
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()  # a fresh client has no topic metadata yet
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = await partitions_of(consumer, topic)
         if not partitions:
             raise LookupError(f"topic {topic} has no partitions")
         while True:

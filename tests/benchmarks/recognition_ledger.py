@@ -251,18 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--sessions", type=int, default=101, help="completed sessions through the service")
     parser.add_argument("--reads", type=int, default=200, help="leaderboard reads timed")
-    parser.add_argument(
-        "--consumers-per-topic",
-        type=int,
-        default=1,
-        help="the service's consumers per topic (its default is 1)",
-    )
     args = parser.parse_args(argv)
     configure_logging("bench", level="WARNING", fmt="console")
     with provide() as infra:
         settings = settings_for(RecognitionSettings, infra, f"bench{uuid.uuid4().hex[:8]}")
-        settings.kafka.consumers_per_topic = args.consumers_per_topic
-        print(f"servers: {infra.origin}; {args.consumers_per_topic} consumer(s) per topic")
+        print(f"servers: {infra.origin}")
         service = asyncio.run(through_service(infra, settings, args.sessions))
         baseline = asyncio.run(one_write_each(infra, settings.database_name, 3 * (args.sessions - 1)))
         asyncio.run(_drop(infra, settings.database_name))

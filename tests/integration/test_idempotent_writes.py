@@ -97,12 +97,27 @@ async def test_only_the_latest_processed_ids_are_kept(collection: AsyncCollectio
     assert doc["load"] == 4
 
 
+async def test_a_first_snapshot_creates_its_document_and_never_replaces_one_at_its_revision_or_newer(
+    collection: AsyncCollection[Any],
+) -> None:
+    await collection.insert_one({"_id": "older", "team": "old", "revision": 0})
+    await collection.insert_one({"_id": "same", "team": "kept", "revision": 1})
+
+    assert await upsert_if_newer(collection, "new", 1, {"team": "data"}) is Outcome.APPLIED
+    assert await upsert_if_newer(collection, "new", 1, {"team": "again"}) is Outcome.STALE
+    assert await upsert_if_newer(collection, "older", 1, {"team": "data"}) is Outcome.APPLIED
+    assert await upsert_if_newer(collection, "same", 1, {"team": "data"}) is Outcome.STALE
+    teams = {doc["_id"]: (doc["team"], doc["revision"]) async for doc in collection.find({})}
+    assert teams == {"new": ("data", 1), "older": ("data", 1), "same": ("kept", 1)}
+
+
 async def test_a_snapshot_for_a_document_without_a_revision_is_stale(
     collection: AsyncCollection[Any],
 ) -> None:
     await collection.insert_one({"_id": "p1", "team": "imported"})
 
     assert await upsert_if_newer(collection, "p1", 5, {"team": "data"}) is Outcome.STALE
+    assert await upsert_if_newer(collection, "p1", 1, {"team": "data"}) is Outcome.STALE
     doc = await collection.find_one({"_id": "p1"})
     assert doc is not None
     assert doc["team"] == "imported"

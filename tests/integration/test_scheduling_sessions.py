@@ -83,10 +83,10 @@ async def test_a_reschedule_keeps_the_invite_uid_and_raises_its_sequence_and_a_c
     new_start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
     payload = {"session_id": first["session_id"], "requested_by": "E1", "new_start": new_start.isoformat()}
     await scheduling.command("scheduling.reschedule_session", payload, first["session_id"], "move-1")
-    moved = (await scheduling.events(2))[1]
+    moved = await scheduling.event_of("session_rescheduled", first["session_id"])
     cancel = {"session_id": first["session_id"], "cancelled_by": "M1", "reason": "sick"}
     await scheduling.command("scheduling.cancel_session", cancel, first["session_id"], "cancel-1")
-    cancelled = (await scheduling.events(3))[2]
+    cancelled = await scheduling.event_of("session_cancelled", first["session_id"])
 
     invites = [
         icalendar.Calendar.from_ical(e["invite"]["ics"])
@@ -140,7 +140,7 @@ async def test_an_ended_match_cancels_its_upcoming_session(scheduling: Schedulin
         reason="mentee_left",
     )
     await scheduling.matching_event(MatchEnded.create(ended, source="matching"))
-    cancelled = (await scheduling.events(2))[1]
+    cancelled = await scheduling.event_of("session_cancelled", first["session_id"])
 
     assert (cancelled["type"], cancelled["payload"]["session_id"]) == (
         "scheduling.session_cancelled",
@@ -158,7 +158,7 @@ async def test_an_outcome_completes_the_session_with_its_ratings_and_only_partic
     soon = datetime.now(UTC) + timedelta(seconds=2)
     move = {"session_id": first["session_id"], "requested_by": "M4", "new_start": soon.isoformat()}
     await scheduling.command("scheduling.reschedule_session", move, first["session_id"], "move-soon")
-    await scheduling.events(2)
+    await scheduling.event_of("session_rescheduled", first["session_id"])
     await asyncio.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.5)
     outcome = {"session_id": first["session_id"], "recorded_by": "E4", "attended": True, "rating": 2}
     await scheduling.command(
@@ -166,7 +166,7 @@ async def test_an_outcome_completes_the_session_with_its_ratings_and_only_partic
     )
     stranger = {"session_id": first["session_id"], "recorded_by": "NOBODY", "attended": True}
     await scheduling.command("scheduling.record_session_outcome", stranger, first["session_id"], "o-2")
-    completed = of_type(await scheduling.events(3), "session_completed")[0]["payload"]
+    completed = (await scheduling.event_of("session_completed", first["session_id"]))["payload"]
     dead = await scheduling.dead_letters(1)
 
     assert completed["attended_ids"] == ["E4"]

@@ -17,6 +17,7 @@ class Record:
     value: bytes | None
     headers: dict[str, str]
     offset: int
+    partition: int = 0
 
 
 async def produce(
@@ -32,16 +33,22 @@ async def produce(
         await producer.stop()
 
 
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """The partitions of ``topic`` (none while it does not exist), from that topic's metadata
+    alone: a client that refreshes without topics of its own fetches every topic on the broker,
+    thousands on a test broker many sessions share, and decoding that costs a tenth of a second."""
+    await consumer._client.add_topic(topic)
+    if consumer.partitions_for_topic(topic) is None:
+        await consumer._client.force_metadata_update()  # created since the client last asked
+    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+
+
 async def read_all(bootstrap: str, topic: str) -> list[Record]:
     """Every record currently in a topic (all partitions), without joining a group."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions is None:
-            await consumer._client.force_metadata_update()  # topic may be brand new
-            partitions = consumer.partitions_for_topic(topic) or set()
-        assigned = [TopicPartition(topic, p) for p in partitions]
+        assigned = await partitions_of(consumer, topic)
         if not assigned:
             return []
         consumer.assign(assigned)
@@ -58,6 +65,7 @@ async def read_all(bootstrap: str, topic: str) -> list[Record]:
                         value=r.value,
                         headers={k: v.decode() for k, v in r.headers},
                         offset=r.offset,
+                        partition=r.partition,
                     )
                     for r in items
                 )
@@ -87,15 +95,50 @@ async def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
     """Whether a consumer group has committed every record now in a topic: the service
     commits after handling, so everything sent before was handled, including messages
     whose handling changes nothing anyone can see."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            if ends[tp] > 0 and (await consumer.committed(tp) or 0) < ends[tp]:
-                return False
-        return True
-    finally:
-        await consumer.stop()
+    async with TopicProgress(bootstrap, topic, group) as progress:
+        return await progress.caught_up()
+
+
+async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The offset a consumer group has committed on each partition of a topic (0 when none)."""
+    async with TopicProgress(bootstrap, topic, group) as progress:
+        return {tp.partition: offset for tp, offset in (await progress.committed()).items()}
+
+
+class TopicProgress:
+    """How many records a topic holds and how far a consumer group has committed on it, asked
+    through one client that can be kept open while polling (a new client per poll is slow)."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str | None = None) -> None:
+        self.topic = topic
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        )
+
+    async def __aenter__(self) -> TopicProgress:
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    async def ends(self) -> dict[TopicPartition, int]:
+        partitions = await partitions_of(self.consumer, self.topic)
+        return await self.consumer.end_offsets(partitions) if partitions else {}
+
+    async def published(self) -> int:
+        """Records in the topic, all partitions together."""
+        return sum((await self.ends()).values())
+
+    async def committed(self) -> dict[TopicPartition, int]:
+        """The group's committed offset per partition (0 where it committed nothing)."""
+        partitions = await partitions_of(self.consumer, self.topic)
+        return {tp: await self.consumer.committed(tp) or 0 for tp in partitions}
+
+    async def caught_up(self) -> bool:
+        """Whether the group has committed every record now in the topic: services commit after
+        handling, so everything sent before was handled, including messages whose handling
+        changes nothing anyone can see."""
+        ends = await self.ends()
+        committed = await self.committed()
+        return all(committed.get(tp, 0) >= end for tp, end in ends.items() if end > 0)

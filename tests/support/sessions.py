@@ -107,6 +107,17 @@ class Scheduling:
         events = [json.loads(r.value or b"") for r in records]
         return sorted(events, key=lambda e: str(e["occurred_at"]))
 
+    async def event_of(self, kind: str, session_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The first ``scheduling.<kind>`` event about a session, once it is out. Waits by type
+        and session, not by position: a series may plan its next occurrence at any moment."""
+        records = await wait_for_records(
+            self.infra.kafka_bootstrap,
+            self.settings.topic(SCHEDULING_EVENTS.name),
+            lambda rs: any(_is(r.value, kind, session_id) for r in rs),
+            timeout=timeout,
+        )
+        return next(json.loads(r.value or b"") for r in records if _is(r.value, kind, session_id))
+
     async def all_events(self) -> list[dict[str, Any]]:
         records = await read_all(self.infra.kafka_bootstrap, self.settings.topic(SCHEDULING_EVENTS.name))
         return [json.loads(r.value or b"") for r in records]
@@ -117,6 +128,11 @@ class Scheduling:
             f"{self.settings.topic(SCHEDULING_COMMANDS.name)}.dlq",
             lambda r: len(r) >= count,
         )
+
+
+def _is(value: bytes | None, kind: str, session_id: str) -> bool:
+    event = json.loads(value or b"")
+    return bool(event["type"] == f"scheduling.{kind}" and event["payload"].get("session_id") == session_id)
 
 
 def of_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -47,3 +47,12 @@ def test_a_ferretdb_patch_that_no_longer_fits_stops_the_build(tmp_path: Path) ->
 
     with pytest.raises(stack.StackError, match=r"cannot patch .*metadata\.go"):
         stack.apply_ferretdb_patches(tmp_path)
+
+
+def test_ferretdb_syncs_its_log_at_checkpoints_unless_told_to_sync_every_commit(tmp_path: Path) -> None:
+    default = stack.FERRETDB.command(stack.StackSettings(home=tmp_path))
+    strict = stack.FERRETDB.command(stack.StackSettings(home=tmp_path, ferretdb_synchronous="full"))
+
+    assert default[default.index("-synchronous") + 1] == "normal"
+    assert strict[strict.index("-synchronous") + 1] == "full"
+    assert default[-1] == str(tmp_path / "data" / "ferretdb")  # the data directory stays last
