@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -174,14 +175,39 @@ def test_pair_scores_and_verdicts_match_the_scalar_ones_for_every_pair(round_: R
     able = [m for m in mentors if m.mentor]
     if not active or not able:
         return
-    columns = build_round(active, able, programme, managers=managers, declined=declined)
+    looked_up = build_round(active, able, programme, managers=managers, declined=declined)
+    assert looked_up.coverage is not None
     e = np.repeat(np.arange(len(active)), len(able))
     m = np.tile(np.arange(len(able)), len(active))
-    millionths, eligible = score_pairs(columns, e, m)
-    for i, j, total, ok in zip(e.tolist(), m.tolist(), millionths.tolist(), eligible.tolist(), strict=True):
-        verdict = ineligibility(able[j], active[i], managers=managers, declined=declined)
-        assert ok == (verdict is None)
-        assert total / 1_000_000 == score(able[j], active[i], programme).total
+    # Skill coverage from the round's table, and computed pair by pair as without one.
+    for columns in (looked_up, replace(looked_up, coverage=None)):
+        millionths, eligible = score_pairs(columns, e, m)
+        for i, j, total, ok in zip(
+            e.tolist(), m.tolist(), millionths.tolist(), eligible.tolist(), strict=True
+        ):
+            verdict = ineligibility(able[j], active[i], managers=managers, declined=declined)
+            assert ok == (verdict is None)
+            assert total / 1_000_000 == score(able[j], active[i], programme).total
+
+
+def test_a_round_with_too_many_skill_levels_for_a_coverage_table_scores_pairs_exactly() -> None:
+    levels = [round(0.3 + i / 1000, 3) for i in range(300)]
+    mentors = [
+        mentor(f"M{i}", skills={"kafka": level, "sql": levels[-1 - i]}) for i, level in enumerate(levels)
+    ]
+    mentees = [
+        person("E1", goals=frozenset({"kafka", "sql"})),
+        person("E2", goals=frozenset({"sql", "cooking"})),
+    ]
+    columns = build_round(mentees, mentors, CAREER, managers={}, declined=frozenset())
+    assert columns.coverage is None  # 301 codes on each of two goals: more combinations than the limit
+    e = np.repeat(np.arange(len(mentees)), len(mentors))
+    m = np.tile(np.arange(len(mentors)), len(mentees))
+    millionths, _ = score_pairs(columns, e, m)
+    expected = [
+        score(mentors[j], mentees[i], CAREER).total for i, j in zip(e.tolist(), m.tolist(), strict=True)
+    ]
+    assert (millionths / 1_000_000).tolist() == expected
 
 
 def test_management_chains_longer_than_the_scalar_limit_or_looping_rule_out_the_same_pairs() -> None:
