@@ -78,7 +78,9 @@ def shortlist(
     if round_ is None or k <= 0:
         return []
     weighed = _weighed(round_, k, both_ways=False)
-    ranking = _Ranking(weighed.mentee, weighed.mentor, weighed.score, weighed.mentors)
+    ranking = _Ranking(
+        weighed.mentee, weighed.mentor, weighed.score, weighed.mentors, depth=(weighed.mentees, k)
+    )
     return _edges(round_, weighed, ranking.top(k)).edges()
 
 
@@ -111,13 +113,20 @@ def cohort_edges(
     seats = np.array([max(0, capacities.get(p.person_id, 0)) for p in round_.mentors.people], dtype=np.int64)
     open_ = seats[weighed.mentor] > 0
     by_mentee, by_mentor = cores.both(
-        lambda: _Ranking(weighed.mentee, weighed.mentor, weighed.score, weighed.mentors),
+        lambda: _Ranking(
+            weighed.mentee,
+            weighed.mentor,
+            weighed.score,
+            weighed.mentors,
+            depth=(weighed.mentees, max(best, OFFERED)),
+        ),
         lambda: _Ranking(
             weighed.mentor[open_],
             weighed.mentee[open_],
             weighed.score[open_],
             weighed.mentors,
             by_mentor=True,
+            depth=(weighed.mentors, max(OFFERED, LEFTOVER)),
         ),
     )
     chosen = [by_mentee.top(best)]
@@ -144,7 +153,13 @@ def _priced(
     seated = np.flatnonzero(outcome.seat >= 0)
     discounted = weighed.score - outcome.price[weighed.mentor]
     keep = open_ & (discounted > 0)
-    by_price = _Ranking(weighed.mentee[keep], weighed.mentor[keep], discounted[keep], weighed.mentors)
+    by_price = _Ranking(
+        weighed.mentee[keep],
+        weighed.mentor[keep],
+        discounted[keep],
+        weighed.mentors,
+        depth=(weighed.mentees, max(priced, LEFTOVER)),
+    )
     return [
         seated * weighed.mentors + outcome.seat[seated],
         by_price.top(priced),
@@ -228,8 +243,21 @@ class _Ranking:
     back instead of sorting indices, which is much slower."""
 
     def __init__(
-        self, owner: Ints, other: Ints, score: Ints, mentors: int, *, by_mentor: bool = False
+        self,
+        owner: Ints,
+        other: Ints,
+        score: Ints,
+        mentors: int,
+        *,
+        by_mentor: bool = False,
+        depth: tuple[int, int] | None = None,
     ) -> None:
+        if depth is not None:
+            # Only ``top(limit)`` for limits up to ``depth[1]`` will be asked for (``depth[0]``
+            # owners): counting scores in buckets keeps each owner's best that many and
+            # their ties, so only those are sorted and every such top is the same.
+            kept = _among_best(owner, score, depth[0], depth[1])
+            owner, other, score = owner[kept], other[kept], score[kept]
         descending = _CEILING - np.clip(score, 0, _CEILING)
         keys = np.sort((owner << (2 * _FIELD)) | (descending << _FIELD) | other)
         self.owner = keys >> (2 * _FIELD)
@@ -237,10 +265,13 @@ class _Ranking:
         self.other = keys & _MASK
         self.mentors = mentors
         self.by_mentor = by_mentor
+        self.depth = None if depth is None else depth[1]
 
     def top(self, limit: int, *, only: Bools | None = None) -> Ints:
         """Pair keys (mentee row × mentors + mentor row) of each owner's ``limit`` best, of
         the owners marked in ``only`` if given."""
+        if self.depth is not None and limit > self.depth:
+            raise ValueError(f"ranked {self.depth} deep, asked for {limit}")
         keep = self.place < limit
         if only is not None:
             keep &= only[self.owner]

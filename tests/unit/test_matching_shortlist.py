@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,7 @@ from services.matching.candidates import MINUTES_PER_WEEK, Candidate
 from services.matching.pairwise import build_round, score_pairs
 from services.matching.pricing import Offers, auction
 from services.matching.scoring import ineligibility, management_chain, rank_mentors, score
-from services.matching.shortlist import EXHAUSTIVE_PAIRS, _among_best, cohort_edges, shortlist
+from services.matching.shortlist import EXHAUSTIVE_PAIRS, _among_best, _Ranking, cohort_edges, shortlist
 from tests.support.population import Organisation, organisation
 
 CAREER = next(p for p in DEFAULT_PROGRAMMES if p.programme_id == "career-growth")
@@ -352,3 +353,29 @@ def test_the_pool_a_round_prices_keeps_every_owners_best_pairs_and_ties_with_the
         cut = mine[min(keep, len(mine)) - 1]
         assert kept[(owner == who) & (score >= cut)].all()
         assert kept[owner == who].sum() >= min(keep, len(mine))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    owners=st.integers(1, 40),
+    others=st.integers(1, 60),
+    pairs=st.integers(0, 2_000),
+    depth=st.integers(1, 30),
+    spread=st.sampled_from([3, 1_000, 1_000_016]),
+)
+def test_a_ranking_that_sorts_only_each_owners_best_gives_the_same_tops_as_one_that_sorts_all(
+    seed: int, owners: int, others: int, pairs: int, depth: int, spread: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    keys = np.unique(rng.integers(0, owners * others, size=pairs))
+    owner, other = keys // others, keys % others
+    score = rng.integers(0, spread, size=len(keys))
+    only = rng.random(owners) < 0.5
+    every = _Ranking(owner, other, score, others)
+    shallow = _Ranking(owner, other, score, others, depth=(owners, depth))
+    for limit in {1, depth // 2, depth} - {0}:
+        assert shallow.top(limit).tolist() == every.top(limit).tolist()
+        assert shallow.top(limit, only=only).tolist() == every.top(limit, only=only).tolist()
+    with pytest.raises(ValueError, match="deep"):
+        shallow.top(depth + 1)
