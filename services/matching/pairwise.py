@@ -104,9 +104,10 @@ class Coverage:
     (0.0 plus each weight in goal order, over the count, times the share, rounded to six
     decimals), and a pair costs a gather per goal column and one lookup."""
 
-    base: NDArray[np.int32]  # by mentee: where its goal count's block of ``millionths`` starts
-    radix: int  # codes per goal column
-    millionths: Ints  # by base + Σ code(column) × radix ** column
+    base: Ints  # by mentee: where its goal count's block of ``millionths`` starts
+    starts: Ints  # (goal columns, mentees): where the column's term's codes start
+    steps: Ints  # by goal column: radix ** column, codes per goal column being the radix
+    millionths: Ints  # by base + Σ code(column) × step(column)
 
     LIMIT = 1 << 16  # entries; more (many weights or goals) and coverage is computed per pair
 
@@ -124,22 +125,22 @@ class Coverage:
         with np.errstate(invalid="ignore", divide="ignore"):
             value = np.where(counts[:, None] > 0, covered[None, :] / counts[:, None], NEUTRAL)
         block = np.searchsorted(counts, skills.goal_count)
+        mentors = len(skills.codes) // (len(skills.terms) + 1)
         return Coverage(
-            base=(block * sequences).astype(np.int32),
-            radix=radix,
+            base=(block * sequences).astype(np.int64),
+            starts=skills.goals[:width] * mentors,
+            steps=radix ** np.arange(width, dtype=np.int64),
             millionths=round_six_millionths(share * value.reshape(-1)),
         )
 
     def lookup(self, skills: Skills, e: Ints, m: Ints) -> Ints:
-        mentors = len(skills.codes) // (len(skills.terms) + 1)
-        terms = skills.term_count[e]
-        index = self.base[e].astype(np.int64)
-        step = 1
-        for column, goals in enumerate(skills.goals[: int(terms.max(initial=0))]):
-            # Goals no mentor covers have code 0 and are left out, as in ``_skill_millionths``.
-            rows = slice(None) if column == 0 else np.flatnonzero(terms > column)
-            index[rows] += np.int64(step) * skills.codes[goals[e[rows]] * mentors + m[rows]]
-            step *= self.radix
+        # Every pair goes through each goal column its slice needs: a goal no mentor covers
+        # (or none at all) points at the row of codes that are all 0, which adds nothing,
+        # and that costs less than picking out the pairs with a goal in that column.
+        index = self.base[e]
+        width = int(skills.term_count[e].max(initial=0))
+        for column, starts in enumerate(self.starts[:width]):
+            index = index + self.steps[column] * skills.codes[starts[e] + m]
         return np.asarray(self.millionths[index], dtype=np.int64)
 
 
