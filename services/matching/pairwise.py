@@ -15,12 +15,13 @@ in a table computed with Python's own arithmetic.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from contracts.programmes import Programme
+from services.matching import cores
 from services.matching.candidates import (
     MINUTES_PER_WEEK,
     Candidate,
@@ -94,6 +95,56 @@ class Skills:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """Skill coverage's contribution in millionths for every pair, looked up.
+
+    A pair's coverage depends only on the mentor's level code for each of the mentee's goal
+    columns (a handful of codes) and the mentee's number of goals, so every combination is
+    worked out once, with the very float operations in the very order ``scoring`` uses
+    (0.0 plus each weight in goal order, over the count, times the share, rounded to six
+    decimals), and a pair costs a gather per goal column and one lookup."""
+
+    base: Ints  # by mentee: where its goal count's block of ``millionths`` starts
+    starts: Ints  # (goal columns, mentees): where the column's term's codes start
+    steps: Ints  # by goal column: radix ** column, codes per goal column being the radix
+    millionths: Ints  # by base + Σ code(column) × step(column)
+
+    LIMIT = 1 << 16  # entries; more (many weights or goals) and coverage is computed per pair
+
+    @staticmethod
+    def of(skills: Skills, share: float) -> Coverage | None:
+        radix, width = len(skills.weights), int(skills.term_count.max(initial=0))
+        counts = np.unique(skills.goal_count)
+        sequences = radix**width
+        if sequences * len(counts) > Coverage.LIMIT:
+            return None
+        packed = np.arange(sequences, dtype=np.int64)
+        covered = np.zeros(sequences, dtype=np.float64)
+        for column in range(width):
+            covered += skills.weights[(packed // radix**column) % radix]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = np.where(counts[:, None] > 0, covered[None, :] / counts[:, None], NEUTRAL)
+        block = np.searchsorted(counts, skills.goal_count)
+        mentors = len(skills.codes) // (len(skills.terms) + 1)
+        return Coverage(
+            base=(block * sequences).astype(np.int64),
+            starts=skills.goals[:width] * mentors,
+            steps=radix ** np.arange(width, dtype=np.int64),
+            millionths=round_six_millionths(share * value.reshape(-1)),
+        )
+
+    def lookup(self, skills: Skills, e: Ints, m: Ints) -> Ints:
+        # Every pair goes through each goal column its slice needs: a goal no mentor covers
+        # (or none at all) points at the row of codes that are all 0, which adds nothing,
+        # and that costs less than picking out the pairs with a goal in that column.
+        index = self.base[e]
+        width = int(skills.term_count[e].max(initial=0))
+        for column, starts in enumerate(self.starts[:width]):
+            index = index + self.steps[column] * skills.codes[starts[e] + m]
+        return np.asarray(self.millionths[index], dtype=np.int64)
+
+
+@dataclass(frozen=True)
 class Tables:
     """Contributions in millionths, computed by Python exactly as ``scoring.score`` does."""
 
@@ -103,6 +154,7 @@ class Tables:
     language: Ints  # no shared language, shared
     cross_team: Ints  # same team, other team
     neutral: tuple[int, int, int, int]  # seniority, availability, language, cross team
+    criteria: Ints  # the four above summed, by the index ``_slice`` packs (see ``_criteria``)
 
 
 @dataclass(frozen=True)
@@ -115,6 +167,7 @@ class Round:
     tables: Tables
     seniority: tuple[int, int]
     banned: Ints  # sorted pair keys (mentee row × mentors + mentor row) never to propose
+    coverage: Coverage | None  # skill coverage looked up, where the table is small enough
 
     @property
     def shares(self) -> tuple[float, float, float, float, float]:
@@ -138,13 +191,16 @@ def build_round(
             languages.setdefault(language, len(languages))
     mentee_side = _side(mentees, names, teams, languages, mentor=False)
     mentor_side = _side(mentors, names, teams, languages, mentor=True)
+    skills = _skills(mentees, mentors)
+    tables = _tables(programme)
     return Round(
         mentees=mentee_side,
         mentors=mentor_side,
-        skills=_skills(mentees, mentors),
-        tables=_tables(programme),
+        skills=skills,
+        tables=tables,
         seniority=(programme.min_seniority_gap, programme.max_seniority_gap),
         banned=_banned(mentee_side, mentor_side, names, managers, declined),
+        coverage=Coverage.of(skills, tables.shares[0]),
     )
 
 
@@ -241,8 +297,13 @@ def _intervals(side: Side, rows: Ints) -> tuple[Ints, Ints]:
 
 
 def distinct(values: Ints) -> Ints:
-    """The sorted distinct values (``np.unique`` hashes large integer arrays, far slower)."""
-    ordered = np.sort(values)
+    """The sorted distinct values (``np.unique`` hashes large integer arrays, far slower).
+    Values that fit in 32 bits, as a round's pair keys do up to 4 billion pairs, are sorted
+    as 32-bit numbers: half the memory to move, well under half the time."""
+    if len(values) and int(values.min()) >= 0 and int(values.max()) <= np.iinfo(np.uint32).max:
+        ordered = np.sort(values.astype(np.uint32)).astype(np.int64)
+    else:
+        ordered = np.sort(values)
     return ordered[_run_starts(ordered)]
 
 
@@ -326,28 +387,58 @@ def _tables(programme: Programme) -> Tables:
     def millionths(share: float, value: float) -> int:
         return round(round(share * value, 6) * DECIMALS)
 
-    return Tables(
-        shares=shares,
-        seniority=np.array(
-            [millionths(seniority, 1.0)] + [millionths(seniority, max(0.0, 1 - d / 3)) for d in (1, 2, 3)],
-            dtype=np.int64,
-        ),
-        availability=np.array(
-            [
-                millionths(availability, min(1.0, minutes / TARGET_OVERLAP_MINUTES))
-                for minutes in range(TARGET_OVERLAP_MINUTES + 1)
-            ],
-            dtype=np.int64,
-        ),
-        language=np.array([millionths(language, 0.0), millionths(language, 1.0)], dtype=np.int64),
-        cross_team=np.array([millionths(cross_team, 0.0), millionths(cross_team, 1.0)], dtype=np.int64),
-        neutral=(
-            millionths(seniority, NEUTRAL),
-            millionths(availability, NEUTRAL),
-            millionths(language, NEUTRAL),
-            millionths(cross_team, NEUTRAL),
-        ),
+    return _criteria(
+        Tables(
+            shares=shares,
+            seniority=np.array(
+                [millionths(seniority, 1.0)]
+                + [millionths(seniority, max(0.0, 1 - d / 3)) for d in (1, 2, 3)],
+                dtype=np.int64,
+            ),
+            availability=np.array(
+                [
+                    millionths(availability, min(1.0, minutes / TARGET_OVERLAP_MINUTES))
+                    for minutes in range(TARGET_OVERLAP_MINUTES + 1)
+                ],
+                dtype=np.int64,
+            ),
+            language=np.array([millionths(language, 0.0), millionths(language, 1.0)], dtype=np.int64),
+            cross_team=np.array([millionths(cross_team, 0.0), millionths(cross_team, 1.0)], dtype=np.int64),
+            neutral=(
+                millionths(seniority, NEUTRAL),
+                millionths(availability, NEUTRAL),
+                millionths(language, NEUTRAL),
+                millionths(cross_team, NEUTRAL),
+            ),
+            criteria=np.zeros(0, dtype=np.int64),
+        )
     )
+
+
+# Shared slots count up to the target overlap; more score alike.
+_SLOT_CAP = -(-TARGET_OVERLAP_MINUTES // SLOT_MINUTES)
+_KNOWN = HAS_LEVEL | HAS_AVAILABILITY | HAS_LANGUAGES | HAS_TEAM
+
+
+def _criteria(tables: Tables) -> Tables:
+    """``tables`` with ``criteria``: seniority, availability, language and cross team summed
+    for every index ``_slice`` packs: bit 0 other team, bit 1 a shared language, bits 2-4
+    shared slots (up to ``_SLOT_CAP``), bits 5-6 the seniority distance, bits 7-10 which of
+    level, availability, languages and team are unknown (``_KNOWN``'s flags, scoring neutral)."""
+    assert _SLOT_CAP < 8
+    index = np.arange(1 << 11, dtype=np.int64)
+    unknown = index >> 7
+    minutes = np.minimum(((index >> 2) & 7) * SLOT_MINUTES, TARGET_OVERLAP_MINUTES)
+    parts = (
+        (HAS_LEVEL, tables.seniority[(index >> 5) & 3], tables.neutral[0]),
+        (HAS_AVAILABILITY, tables.availability[minutes], tables.neutral[1]),
+        (HAS_LANGUAGES, tables.language[(index >> 1) & 1], tables.neutral[2]),
+        (HAS_TEAM, tables.cross_team[index & 1], tables.neutral[3]),
+    )
+    criteria = np.zeros(len(index), dtype=np.int64)
+    for flag, known, neutral in parts:
+        criteria += np.where((unknown & flag) != 0, neutral, known)
+    return replace(tables, criteria=criteria)
 
 
 def _banned(
@@ -410,9 +501,12 @@ def score_pairs(round_: Round, mentee_rows: Ints, mentor_rows: Ints) -> tuple[In
     ``scoring.ineligibility(...)`` is None."""
     millionths = np.empty(len(mentee_rows), dtype=np.int64)
     eligible = np.empty(len(mentee_rows), dtype=np.bool_)
-    for start in range(0, len(mentee_rows), SLICE):
+
+    def score_slice(start: int) -> None:
         part = slice(start, start + SLICE)
         millionths[part], eligible[part] = _slice(round_, mentee_rows[part], mentor_rows[part])
+
+    cores.each(score_slice, range(0, len(mentee_rows), SLICE))
     # The rare pairs that need more than slot arithmetic are redone together, not slice by
     # slice: their cost is in the number of numpy calls, not the number of pairs.
     _measure_off_grid(round_, mentee_rows, mentor_rows, millionths)
@@ -432,15 +526,19 @@ def _slice(round_: Round, e: Ints, m: Ints) -> tuple[Ints, Bools]:
     gap = np.abs(mentees.offset[e] - mentors.offset[m])
     ok &= ~(gap > np.minimum(mentees.max_gap[e], mentors.max_gap[m]))
 
-    neutral = tables.neutral
-    total = _skill_millionths(round_.skills, tables.shares[0], e, m)
-    total += np.where((both & HAS_LEVEL) != 0, _seniority_millionths(round_, e, m), neutral[0])
-    minutes = np.minimum(_slot_minutes(mentees.slots, mentors.slots, e, m), TARGET_OVERLAP_MINUTES)
-    total += np.where((both & HAS_AVAILABILITY) != 0, tables.availability[minutes], neutral[1])
-    spoken = _shared_language(mentees.languages, mentors.languages, e, m)
-    total += np.where((both & HAS_LANGUAGES) != 0, tables.language[spoken.view(np.int8)], neutral[2])
-    other = (team != other_team).view(np.int8)
-    total += np.where((both & HAS_TEAM) != 0, tables.cross_team[other], neutral[3])
+    if round_.coverage is not None:
+        total = round_.coverage.lookup(round_.skills, e, m)
+    else:
+        total = _skill_millionths(round_.skills, tables.shares[0], e, m)
+    # The four small criteria in one lookup (``Tables.criteria``): the index packs what
+    # each one depends on, and the flags of the criteria either side leaves unknown.
+    slots = np.minimum(_shared_slots(mentees.slots, mentors.slots, e, m), _SLOT_CAP)
+    index = (team != other_team).view(np.uint8).astype(np.uint16)
+    index |= _shared_language(mentees.languages, mentors.languages, e, m).view(np.uint8) << 1
+    index |= slots << 2
+    index |= _seniority_distance(round_, e, m).astype(np.uint16) << 5
+    index |= ((~both) & _KNOWN).astype(np.uint16) << 7
+    total += tables.criteria[index]
     return total, ok
 
 
@@ -504,19 +602,24 @@ def round_six_millionths(x: Floats) -> Ints:
     return rounded.astype(np.int64)
 
 
-def _seniority_millionths(round_: Round, e: Ints, m: Ints) -> Ints:
+def _seniority_distance(round_: Round, e: Ints, m: Ints) -> Ints:
+    """How far outside the programme's seniority gap range, 3 and beyond alike."""
     low, high = round_.seniority
     gap = round_.mentors.level[m] - round_.mentees.level[e]
-    distance = np.minimum(np.maximum(np.maximum(low - gap, gap - high), 0), 3)
-    return np.asarray(round_.tables.seniority[distance], dtype=np.int64)
+    return np.asarray(np.minimum(np.maximum(np.maximum(low - gap, gap - high), 0), 3), dtype=np.int64)
+
+
+def _shared_slots(mine: Words, theirs: Words, e: Ints, m: Ints) -> NDArray[np.uint16]:
+    """The half-hour slots both touch."""
+    slots = np.zeros(len(e), dtype=np.uint16)
+    for a, b in zip(mine, theirs, strict=True):
+        slots += np.bitwise_count(a[e] & b[m])
+    return slots
 
 
 def _slot_minutes(mine: Words, theirs: Words, e: Ints, m: Ints) -> Ints:
     """Minutes of the half-hour slots both touch (exact when both are on the grid)."""
-    slots = np.zeros(len(e), dtype=np.uint16)
-    for a, b in zip(mine, theirs, strict=True):
-        slots += np.bitwise_count(a[e] & b[m])
-    return slots.astype(np.int64) * SLOT_MINUTES
+    return _shared_slots(mine, theirs, e, m).astype(np.int64) * SLOT_MINUTES
 
 
 def _overlap(left: tuple[Ints, Ints], right: tuple[Ints, Ints], e: Ints, m: Ints) -> Ints:

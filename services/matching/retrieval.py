@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from services.matching import cores
 from services.matching.pairwise import (
     ACCEPTS_EXTERNAL,
     EXTERNAL,
@@ -56,7 +57,10 @@ Reals = NDArray[np.float32]
 Pairs = tuple[Ints, Ints]  # (mentee rows, mentor rows)
 
 PER_GOAL = 144
-PER_START = 8
+# Personal availability is what a profile's average hides most as the organisation grows:
+# at 100,000 mentees, 48 per start instead of 8 raised the round's total by 0.39% (24 by
+# 0.33%) for 8% more pairs; at 10,000 it changes nothing measurable.
+PER_START = 48
 FALLBACK = 48
 FALLBACK_WIDE = 384
 PER_SKILL = 48
@@ -66,19 +70,31 @@ _UNKNOWN = -(10**6)
 
 
 def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Pairs]:
-    """Candidate (mentee row, mentor row) pairs, in batches, with repeats."""
-    mentee_side = _Grouped.of(round_, mentees=True)
+    """Candidate (mentee row, mentor row) pairs, in batches, with repeats. The two ways
+    are generated side by side (``cores``)."""
     terms = _Terms.of(round_)
+    from_mentees, from_mentors = cores.both(
+        lambda: list(_from_mentees(round_, terms)),
+        lambda: list(_from_mentors(round_, terms)) if both_ways else [],
+    )
+    yield from from_mentees
+    yield from from_mentors
+
+
+def _from_mentees(round_: Round, terms: _Terms) -> Iterator[Pairs]:
+    mentee_side = _Grouped.of(round_, mentees=True)
     yield from _fallback(mentee_side, FALLBACK, FALLBACK_WIDE, round_.skills.goal_count == 0)
     yield from _by_goal(round_, terms, mentee_side)
     yield from _by_shared_time(round_, terms)
-    if both_ways:
-        mentor_side = _Grouped.of(round_, mentees=False)
-        goalless = np.flatnonzero(round_.skills.goal_count == 0)
-        for mentors, mentees in _fallback(mentor_side, MENTOR_FALLBACK, 0, None, columns=goalless):
-            yield mentees, mentors
-        for mentors, mentees in _by_skill(round_, terms, mentor_side):
-            yield mentees, mentors
+
+
+def _from_mentors(round_: Round, terms: _Terms) -> Iterator[Pairs]:
+    mentor_side = _Grouped.of(round_, mentees=False)
+    goalless = np.flatnonzero(round_.skills.goal_count == 0)
+    for mentors, mentees in _fallback(mentor_side, MENTOR_FALLBACK, 0, None, columns=goalless):
+        yield mentees, mentors
+    for mentors, mentees in _by_skill(round_, terms, mentor_side):
+        yield mentees, mentors
 
 
 # --- profiles and estimates ------------------------------------------------------------

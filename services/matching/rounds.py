@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from contracts.common import MentorshipKind
 from contracts.envelope import Envelope, deterministic_id
 from contracts.matching import (
@@ -19,7 +21,7 @@ from contracts.matching import (
 )
 from contracts.profile import ProfileSnapshot, ProfileStatus
 from contracts.programmes import Programme
-from services.matching.assignment import Edge, assign
+from services.matching.assignment import Edge, EdgeTable, assign
 from services.matching.circles import form_circles
 from services.matching.forms import as_mentee, mentors_for, request_key
 from services.matching.proposals import SERVICE, Matcher, Pool, seat_owner
@@ -104,7 +106,7 @@ class CohortRounds:
         limit = command.payload.candidates_per_mentee
         by_id = {r["_id"]: r for r in requests if r["mentee_id"] in pool.people}
         edges = self._edges(list(by_id.values()), pool, programme, limit)
-        mentors = {edge.mentor_id for edge in edges}
+        mentors = set(edges.mentor_ids)
         free = {m: max(0, self._capacity(programme, pool, m) - pool.held[m]) for m in sorted(mentors)}
         result = assign(list(by_id), free, edges, fairness=command.payload.fairness)
         proposed, total = 0, 0.0
@@ -126,12 +128,12 @@ class CohortRounds:
         everyone = sum(1 for p in pool.people.values() if p.mentor)
         return proposed, total, limit >= everyone
 
-    def _edges(self, requests: list[Document], pool: Pool, programme: Programme, limit: int) -> list[Edge]:
+    def _edges(self, requests: list[Document], pool: Pool, programme: Programme, limit: int) -> EdgeTable:
         declined = frozenset((m, r["mentee_id"]) for r in requests for m in r["declined"])
         if programme.kind is MentorshipKind.ONE_TO_ONE:
             ids = {r["mentee_id"]: r["_id"] for r in requests}
             mentors = [p for p in pool.people.values() if p.mentor]
-            edges = cohort_edges(
+            table = cohort_edges(
                 [pool.people[r["mentee_id"]] for r in requests],
                 mentors,
                 programme,
@@ -141,7 +143,7 @@ class CohortRounds:
                 best=limit,
                 priced=limit,
             )
-            return [Edge(ids[edge.mentee_id], edge.mentor_id, edge.score) for edge in edges]
+            return replace(table, mentee_ids=[ids[m] for m in table.mentee_ids])
         # Reverse mentors differ per mentee (juniors covering that senior's goals): few enough
         # to rank one mentee at a time.
         edges = []
@@ -152,7 +154,7 @@ class CohortRounds:
                 mentee, mentors, programme, managers=pool.managers, declined=declined, limit=limit
             ):
                 edges.append(Edge(request["_id"], ranked.mentor.person_id, ranked.score.total))
-        return edges
+        return EdgeTable.of(edges)
 
     @staticmethod
     def _capacity(programme: Programme, pool: Pool, mentor_id: str) -> int:

@@ -11,20 +11,21 @@ cover the mentees, each mentee's best mentors are not enough: the popular mentor
 and a mentee nobody ranks first must still reach a mentor with a free seat, or both wait.
 So besides each mentee's best mentors it adds, from the pairs weighed (candidates found from
 the mentors' side too), each mentee's best mentors once seats are priced by an auction
-(``pricing``): where it would go if the popular mentors were taken.
+(``pricing``): where it would go if the popular mentors were taken. Pricing and picking
+look only at each mentee's and each mentor's best weighed pairs (``POOL_PER_MENTEE``,
+``POOL_PER_MENTOR``), and the edges travel as columns (``assignment.EdgeTable``).
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from contracts.programmes import Programme
-from services.matching.assignment import Edge
+from services.matching import cores
+from services.matching.assignment import Edge, EdgeTable
 from services.matching.candidates import Candidate
 from services.matching.pairwise import (
     DECIMALS,
@@ -46,9 +47,18 @@ _FIELD = 21
 _CEILING = DECIMALS + 16  # above any total: five contributions each rounded up at most
 _MASK = (1 << _FIELD) - 1
 # More edges for whoever the auction left without a seat, or with seats to spare.
-LEFTOVER = 10
+LEFTOVER = 8
 # Pairs the auction bids over, per mentee and per mentor.
 OFFERED = 32
+# Of the pairs weighed, a round prices and picks edges among each mentee's best
+# ``POOL_PER_MENTEE`` and each mentor's best ``POOL_PER_MENTOR`` (at least; ties at the cut
+# stay): deeper pairs are neither a mentee's best nor worth a bid, and ranking them all
+# cost more than everything after.
+POOL_PER_MENTEE = 64
+POOL_PER_MENTOR = 200
+# Scores are cut into buckets this wide (in millionths, a power of two) to find each
+# owner's cut without sorting.
+_BUCKET_BITS = 13
 
 
 def shortlist(
@@ -68,8 +78,10 @@ def shortlist(
     if round_ is None or k <= 0:
         return []
     weighed = _weighed(round_, k, both_ways=False)
-    ranking = _Ranking(weighed.mentee, weighed.mentor, weighed.score, weighed.mentors)
-    return _edges(round_, weighed, ranking.top(k))
+    ranking = _Ranking(
+        weighed.mentee, weighed.mentor, weighed.score, weighed.mentors, depth=(weighed.mentees, k)
+    )
+    return _edges(round_, weighed, ranking.top(k)).edges()
 
 
 def cohort_edges(
@@ -82,7 +94,7 @@ def cohort_edges(
     capacities: Mapping[str, int],
     best: int,
     priced: int,
-) -> list[Edge]:
+) -> EdgeTable:
     """The edges for ``assign``: each mentee's ``best`` mentors (``shortlist``'s), the seat an
     auction over ``capacities`` (free seats by mentor id) gave it, and its ``priced`` best
     mentors once each mentor's score is lowered by its seat price. Where the auction stopped
@@ -90,25 +102,46 @@ def cohort_edges(
     more, so the solver can finish what the auction started. Ordered by mentee, best first."""
     round_ = _round(mentees, mentors, programme, managers, declined)
     if round_ is None or max(best, priced) <= 0:
-        return []
+        nothing = np.zeros(0, dtype=np.int64)
+        return EdgeTable([], [], nothing, nothing, nothing)
     weighed = _weighed(round_, max(best, priced), both_ways=priced > 0)
-    by_mentee = _Ranking(weighed.mentee, weighed.mentor, weighed.score, weighed.mentors)
+    among_mentees, among_mentors = cores.both(
+        lambda: _among_best(weighed.mentee, weighed.score, weighed.mentees, POOL_PER_MENTEE),
+        lambda: _among_best(weighed.mentor, weighed.score, weighed.mentors, POOL_PER_MENTOR),
+    )
+    weighed = weighed.only(among_mentees | among_mentors)
+    seats = np.array([max(0, capacities.get(p.person_id, 0)) for p in round_.mentors.people], dtype=np.int64)
+    open_ = seats[weighed.mentor] > 0
+    by_mentee, by_mentor = cores.both(
+        lambda: _Ranking(
+            weighed.mentee,
+            weighed.mentor,
+            weighed.score,
+            weighed.mentors,
+            depth=(weighed.mentees, max(best, OFFERED)),
+        ),
+        lambda: _Ranking(
+            weighed.mentor[open_],
+            weighed.mentee[open_],
+            weighed.score[open_],
+            weighed.mentors,
+            by_mentor=True,
+            depth=(weighed.mentors, max(OFFERED, LEFTOVER)),
+        ),
+    )
     chosen = [by_mentee.top(best)]
     if priced > 0:
-        seats = np.array(
-            [max(0, capacities.get(p.person_id, 0)) for p in round_.mentors.people], dtype=np.int64
-        )
-        chosen.extend(_priced(weighed, by_mentee, seats, priced))
+        chosen.extend(_priced(weighed, by_mentee, by_mentor, seats, priced))
     return _edges(round_, weighed, distinct(np.concatenate(chosen)))
 
 
-def _priced(weighed: _Weighed, by_mentee: _Ranking, seats: Ints, priced: int) -> list[Ints]:
+def _priced(
+    weighed: _Weighed, by_mentee: _Ranking, by_mentor: _Ranking, seats: Ints, priced: int
+) -> list[Ints]:
     """Pair keys chosen with seat prices: the auction's seats, each mentee's ``priced`` best
-    at those prices, and ``LEFTOVER`` more for whoever the auction left over."""
+    at those prices, and ``LEFTOVER`` more for whoever the auction left over. ``by_mentor``
+    ranks the pairs of mentors with seats."""
     open_ = seats[weighed.mentor] > 0
-    by_mentor = _Ranking(
-        weighed.mentor[open_], weighed.mentee[open_], weighed.score[open_], weighed.mentors, by_mentor=True
-    )
     # The auction bids over each mentee's and each mentor's best pairs: deeper ones hardly
     # ever win a bid, and leaving them out keeps its rounds short.
     offered = np.searchsorted(
@@ -120,7 +153,13 @@ def _priced(weighed: _Weighed, by_mentee: _Ranking, seats: Ints, priced: int) ->
     seated = np.flatnonzero(outcome.seat >= 0)
     discounted = weighed.score - outcome.price[weighed.mentor]
     keep = open_ & (discounted > 0)
-    by_price = _Ranking(weighed.mentee[keep], weighed.mentor[keep], discounted[keep], weighed.mentors)
+    by_price = _Ranking(
+        weighed.mentee[keep],
+        weighed.mentor[keep],
+        discounted[keep],
+        weighed.mentors,
+        depth=(weighed.mentees, max(priced, LEFTOVER)),
+    )
     return [
         seated * weighed.mentors + outcome.seat[seated],
         by_price.top(priced),
@@ -169,6 +208,22 @@ class _Weighed:
     def pairs(self) -> Ints:
         return self.mentee * self.mentors + self.mentor
 
+    def only(self, keep: Bools) -> _Weighed:
+        return _Weighed(self.mentee[keep], self.mentor[keep], self.score[keep], self.mentees, self.mentors)
+
+
+def _among_best(owner: Ints, score: Ints, owners: int, keep: int) -> Bools:
+    """Which pairs are among their owner's ``keep`` best, and others tied with the last
+    of those to within a bucket: counting scores per bucket takes one pass where ranking
+    every owner's pairs takes a sort."""
+    buckets = (_CEILING >> _BUCKET_BITS) + 1  # fewer than 256: a byte each
+    below_top = (buckets - 1 - (np.clip(score, 0, _CEILING) >> _BUCKET_BITS)).astype(np.uint8)  # 0: best
+    counts = np.bincount(owner * buckets + below_top, minlength=owners * buckets)
+    reached = np.cumsum(counts.reshape(owners, buckets), axis=1) >= keep
+    # The first bucket (from the top) where the owner's count reaches ``keep``, else all.
+    cut = np.where(reached.any(axis=1), reached.argmax(axis=1), buckets - 1).astype(np.uint8)
+    return np.asarray(below_top <= cut[owner], dtype=np.bool_)
+
 
 def _weighed(round_: Round, per_mentee: int, *, both_ways: bool) -> _Weighed:
     mentees, mentors = len(round_.mentees.person), len(round_.mentors.person)
@@ -188,8 +243,21 @@ class _Ranking:
     back instead of sorting indices, which is much slower."""
 
     def __init__(
-        self, owner: Ints, other: Ints, score: Ints, mentors: int, *, by_mentor: bool = False
+        self,
+        owner: Ints,
+        other: Ints,
+        score: Ints,
+        mentors: int,
+        *,
+        by_mentor: bool = False,
+        depth: tuple[int, int] | None = None,
     ) -> None:
+        if depth is not None:
+            # Only ``top(limit)`` for limits up to ``depth[1]`` will be asked for (``depth[0]``
+            # owners): counting scores in buckets keeps each owner's best that many and
+            # their ties, so only those are sorted and every such top is the same.
+            kept = _among_best(owner, score, depth[0], depth[1])
+            owner, other, score = owner[kept], other[kept], score[kept]
         descending = _CEILING - np.clip(score, 0, _CEILING)
         keys = np.sort((owner << (2 * _FIELD)) | (descending << _FIELD) | other)
         self.owner = keys >> (2 * _FIELD)
@@ -197,10 +265,13 @@ class _Ranking:
         self.other = keys & _MASK
         self.mentors = mentors
         self.by_mentor = by_mentor
+        self.depth = None if depth is None else depth[1]
 
     def top(self, limit: int, *, only: Bools | None = None) -> Ints:
         """Pair keys (mentee row × mentors + mentor row) of each owner's ``limit`` best, of
         the owners marked in ``only`` if given."""
+        if self.depth is not None and limit > self.depth:
+            raise ValueError(f"ranked {self.depth} deep, asked for {limit}")
         keep = self.place < limit
         if only is not None:
             keep &= only[self.owner]
@@ -210,34 +281,16 @@ class _Ranking:
         return owner * self.mentors + other
 
 
-def _edges(round_: Round, weighed: _Weighed, chosen: Ints) -> list[Edge]:
+def _edges(round_: Round, weighed: _Weighed, chosen: Ints) -> EdgeTable:
     """Edges for the chosen pair keys, by mentee, best first, ties by mentor id."""
     where = np.searchsorted(weighed.pairs(), chosen)
     e, m, score = weighed.mentee[where], weighed.mentor[where], weighed.score[where]
     descending = _CEILING - score
     order = np.argsort((e << (2 * _FIELD)) | (descending << _FIELD) | m)
-    mentee_ids = [p.person_id for p in round_.mentees.people]
-    mentor_ids = [p.person_id for p in round_.mentors.people]
-    with _no_cycle_collection():
-        return list(
-            map(
-                Edge,
-                [mentee_ids[i] for i in e[order].tolist()],
-                [mentor_ids[j] for j in m[order].tolist()],
-                (score[order] / DECIMALS).tolist(),
-            )
-        )
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Creating a million edges next to a round's candidates sets off full garbage
-    collections that walk every live object, several times over (four times the cost of
-    the edges themselves). Edges hold no cycles, so the collector can wait."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    return EdgeTable(
+        [p.person_id for p in round_.mentees.people],
+        [p.person_id for p in round_.mentors.people],
+        e[order],
+        m[order],
+        score[order],
+    )

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
-from services.matching.assignment import Edge, assign
+from services.matching.assignment import Edge, EdgeTable, assign
 
 
 def exact_total(mentees: list[str], capacities: dict[str, int], edges: list[Edge]) -> float:
@@ -74,3 +74,17 @@ def test_fairness_spreads_mentees_over_mentors_instead_of_filling_the_favourite(
 
     assert {p.mentor_id for p in greedy.pairs} == {"star"}
     assert sorted(p.mentor_id for p in fair.pairs) == ["star", "star", "steady", "steady"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(instance=instances())
+def test_candidate_pairs_handed_over_as_columns_reach_the_same_optimum_as_edge_objects(
+    instance: tuple[list[str], dict[str, int], list[Edge]],
+) -> None:
+    mentees, capacities, edges = instance
+    as_objects = assign(mentees, capacities, edges)
+    as_columns = assign(mentees, capacities, EdgeTable.of(edges))
+
+    assert abs(as_columns.total_score - as_objects.total_score) < 1e-9
+    assert all(pair in edges for pair in as_columns.pairs)
+    assert sorted(as_columns.unmatched) == sorted(as_objects.unmatched)

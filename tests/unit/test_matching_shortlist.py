@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +19,7 @@ from services.matching.candidates import MINUTES_PER_WEEK, Candidate
 from services.matching.pairwise import build_round, score_pairs
 from services.matching.pricing import Offers, auction
 from services.matching.scoring import ineligibility, management_chain, rank_mentors, score
-from services.matching.shortlist import EXHAUSTIVE_PAIRS, cohort_edges, shortlist
+from services.matching.shortlist import EXHAUSTIVE_PAIRS, _among_best, _Ranking, cohort_edges, shortlist
 from tests.support.population import Organisation, organisation
 
 CAREER = next(p for p in DEFAULT_PROGRAMMES if p.programme_id == "career-growth")
@@ -174,14 +176,39 @@ def test_pair_scores_and_verdicts_match_the_scalar_ones_for_every_pair(round_: R
     able = [m for m in mentors if m.mentor]
     if not active or not able:
         return
-    columns = build_round(active, able, programme, managers=managers, declined=declined)
+    looked_up = build_round(active, able, programme, managers=managers, declined=declined)
+    assert looked_up.coverage is not None
     e = np.repeat(np.arange(len(active)), len(able))
     m = np.tile(np.arange(len(able)), len(active))
-    millionths, eligible = score_pairs(columns, e, m)
-    for i, j, total, ok in zip(e.tolist(), m.tolist(), millionths.tolist(), eligible.tolist(), strict=True):
-        verdict = ineligibility(able[j], active[i], managers=managers, declined=declined)
-        assert ok == (verdict is None)
-        assert total / 1_000_000 == score(able[j], active[i], programme).total
+    # Skill coverage from the round's table, and computed pair by pair as without one.
+    for columns in (looked_up, replace(looked_up, coverage=None)):
+        millionths, eligible = score_pairs(columns, e, m)
+        for i, j, total, ok in zip(
+            e.tolist(), m.tolist(), millionths.tolist(), eligible.tolist(), strict=True
+        ):
+            verdict = ineligibility(able[j], active[i], managers=managers, declined=declined)
+            assert ok == (verdict is None)
+            assert total / 1_000_000 == score(able[j], active[i], programme).total
+
+
+def test_a_round_with_too_many_skill_levels_for_a_coverage_table_scores_pairs_exactly() -> None:
+    levels = [round(0.3 + i / 1000, 3) for i in range(300)]
+    mentors = [
+        mentor(f"M{i}", skills={"kafka": level, "sql": levels[-1 - i]}) for i, level in enumerate(levels)
+    ]
+    mentees = [
+        person("E1", goals=frozenset({"kafka", "sql"})),
+        person("E2", goals=frozenset({"sql", "cooking"})),
+    ]
+    columns = build_round(mentees, mentors, CAREER, managers={}, declined=frozenset())
+    assert columns.coverage is None  # 301 codes on each of two goals: more combinations than the limit
+    e = np.repeat(np.arange(len(mentees)), len(mentors))
+    m = np.tile(np.arange(len(mentors)), len(mentees))
+    millionths, _ = score_pairs(columns, e, m)
+    expected = [
+        score(mentors[j], mentees[i], CAREER).total for i, j in zip(e.tolist(), m.tolist(), strict=True)
+    ]
+    assert (millionths / 1_000_000).tolist() == expected
 
 
 def test_management_chains_longer_than_the_scalar_limit_or_looping_rule_out_the_same_pairs() -> None:
@@ -289,7 +316,7 @@ def test_priced_edges_let_mentees_who_all_want_the_same_mentor_reach_the_others(
     )
     assert len(assign([m.person_id for m in mentees], seats, best_only).pairs) == 1
     assert len(assign([m.person_id for m in mentees], seats, both).pairs) == 3
-    assert set(best_only) <= set(both)
+    assert set(best_only) <= set(both.edges())
 
 
 def test_the_auction_prices_a_contested_mentor_and_leaves_one_with_seats_to_spare_free() -> None:
@@ -302,3 +329,53 @@ def test_the_auction_prices_a_contested_mentor_and_leaves_one_with_seats_to_spar
     assert outcome.price[1] == 0
     assert outcome.open_seats.tolist() == [False, True]
     assert not outcome.unseated.any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    owners=st.integers(1, 40),
+    pairs=st.integers(0, 2_000),
+    keep=st.integers(1, 30),
+    spread=st.sampled_from([3, 1_000, 1_000_016]),
+)
+def test_the_pool_a_round_prices_keeps_every_owners_best_pairs_and_ties_with_the_last(
+    seed: int, owners: int, pairs: int, keep: int, spread: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    owner = rng.integers(0, owners, size=pairs)
+    score = rng.integers(0, spread, size=pairs)
+    kept = _among_best(owner, score, owners, keep)
+    for who in range(owners):
+        mine = np.sort(score[owner == who])[::-1]
+        if len(mine) == 0:
+            continue
+        cut = mine[min(keep, len(mine)) - 1]
+        assert kept[(owner == who) & (score >= cut)].all()
+        assert kept[owner == who].sum() >= min(keep, len(mine))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    owners=st.integers(1, 40),
+    others=st.integers(1, 60),
+    pairs=st.integers(0, 2_000),
+    depth=st.integers(1, 30),
+    spread=st.sampled_from([3, 1_000, 1_000_016]),
+)
+def test_a_ranking_that_sorts_only_each_owners_best_gives_the_same_tops_as_one_that_sorts_all(
+    seed: int, owners: int, others: int, pairs: int, depth: int, spread: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    keys = np.unique(rng.integers(0, owners * others, size=pairs))
+    owner, other = keys // others, keys % others
+    score = rng.integers(0, spread, size=len(keys))
+    only = rng.random(owners) < 0.5
+    every = _Ranking(owner, other, score, others)
+    shallow = _Ranking(owner, other, score, others, depth=(owners, depth))
+    for limit in {1, depth // 2, depth} - {0}:
+        assert shallow.top(limit).tolist() == every.top(limit).tolist()
+        assert shallow.top(limit, only=only).tolist() == every.top(limit, only=only).tolist()
+    with pytest.raises(ValueError, match="deep"):
+        shallow.top(depth + 1)

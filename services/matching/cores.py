@@ -1,0 +1,39 @@
+"""Spreading a round's numpy work over the machine's cores.
+
+numpy lets go of the interpreter inside each operation on large arrays, so independent
+pieces of a round (the two sides' candidate generation, slices of pairs to score, the two
+sides' rankings) run side by side on threads. (Sorting halves on two threads and merging
+them measured slower than one sort, so sorts stay whole.) Results never depend on the number of
+threads: each piece writes only its own output.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+
+WORKERS = max(1, min(2, os.cpu_count() or 1))
+
+
+def each(work: Callable[[T], None], pieces: Iterable[T]) -> None:
+    """``work(piece)`` for every piece, on up to ``WORKERS`` threads."""
+    if WORKERS == 1:
+        for piece in pieces:
+            work(piece)
+        return
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for _ in pool.map(work, pieces):
+            pass
+
+
+def both(first: Callable[[], T], second: Callable[[], T]) -> tuple[T, T]:
+    """Two independent computations, side by side."""
+    if WORKERS == 1:
+        return first(), second()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        later = pool.submit(second)
+        return first(), later.result()

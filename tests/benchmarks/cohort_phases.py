@@ -1,0 +1,91 @@
+"""Where a cohort round's time goes: one round, phase by phase, in wall and processor time.
+
+    python -m tests.benchmarks.cohort_phases [--size small|large]
+
+The same round as ``cohort_round``'s *ours*, with the steps of ``shortlist.cohort_edges``
+and ``assignment.assign`` timed where they are called. Processor time counts every thread,
+so it stays comparable when other work shares the cores (wall time then does not). A phase
+that calls another counts it too: the rankings' own cut is inside "pool cut" as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from contracts.programmes import DEFAULT_PROGRAMMES
+from services.matching import assignment, shortlist
+from tests.benchmarks.cohort_round import BEST, CAPACITY, PRICED, SIZES
+from tests.support.population import organisation
+
+# (module, function, phase): the steps a round goes through, in order.
+STEPS = (
+    (shortlist, "_round", "build round (profile features to columns)"),
+    (shortlist, "candidate_pairs", "candidate generation"),
+    (shortlist, "distinct", "deduplication of pair keys"),
+    (shortlist, "score_pairs", "exact scoring"),
+    (shortlist, "_among_best", "pool cut (each owner's best)"),
+    (shortlist, "_Ranking", "rankings"),
+    (shortlist, "auction", "auction"),
+    (shortlist, "_edges", "edge table"),
+    (assignment, "optimal_arcs", "min-cost flow"),
+)
+
+
+class Phases:
+    def __init__(self) -> None:
+        self.spent: dict[str, list[float]] = {}
+
+    def timing(self, phase: str, work: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            wall, processor = time.perf_counter(), time.process_time()
+            result = work(*args, **kwargs)
+            if isinstance(result, Iterator):  # a generator works when read: read it here
+                result = iter(list(result))
+            spent = self.spent.setdefault(phase, [0.0, 0.0])
+            spent[0] += time.perf_counter() - wall
+            spent[1] += time.process_time() - processor
+            return result
+
+        return timed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench-cohort-phases")
+    parser.add_argument("--size", choices=list(SIZES), default="small")
+    size = parser.parse_args(argv).size
+    programme = next(p for p in DEFAULT_PROGRAMMES if p.programme_id == "career-growth")
+    mentees, mentors = SIZES[size]
+    org = organisation(mentees, mentors, capacity=CAPACITY)
+    seats = {m.person_id: CAPACITY for m in org.mentors}
+    phases = Phases()
+    for module, name, phase in STEPS:
+        setattr(module, name, phases.timing(phase, getattr(module, name)))
+    gc.collect()
+    wall, processor = time.perf_counter(), time.process_time()
+    edges = shortlist.cohort_edges(
+        org.mentees,
+        org.mentors,
+        programme,
+        managers=org.managers,
+        declined=org.declined,
+        capacities=seats,
+        best=BEST,
+        priced=PRICED,
+    )
+    result = assignment.assign([m.person_id for m in org.mentees], seats, edges)
+    wall, processor = time.perf_counter() - wall, time.process_time() - processor
+    print(f"{mentees:,} mentees, {mentors:,} mentors of capacity {CAPACITY}, {programme.programme_id}")
+    print(f"  {'':44} {'wall':>8} {'processor':>10}")
+    for phase, (spent_wall, spent_processor) in phases.spent.items():
+        print(f"  {phase:44} {spent_wall:7.2f}s {spent_processor:9.2f}s")
+    print(f"  {'the round':44} {wall:7.2f}s {processor:9.2f}s")
+    print(f"  {len(edges):,} edges, {len(result.pairs):,} matched, total score {result.total_score:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""Work spread over both cores gives exactly what one core gives; pair keys deduplicated
+in 32 bits are the keys numpy finds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.matching import cores
+from services.matching.pairwise import distinct
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 200_000), spread=st.integers(1, 1 << 40))
+def test_distinct_pair_keys_are_numpys_unique_values_within_and_beyond_32_bits(
+    seed: int, size: int, spread: int
+) -> None:
+    values = np.random.default_rng(seed).integers(0, spread, size=size, dtype=np.int64)
+    found = distinct(values)
+    assert found.dtype == np.int64
+    assert np.array_equal(found, np.unique(values))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_piece_of_work_is_done_once_whatever_the_number_of_threads(
+    workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cores, "WORKERS", workers)
+    done = np.zeros(100, dtype=np.int64)
+
+    def work(at: int) -> None:
+        done[at] += 1
+
+    cores.each(work, range(100))
+    assert done.tolist() == [1] * 100
+    assert cores.both(lambda: "first", lambda: "second") == ("first", "second")
