@@ -37,6 +37,10 @@ class Message:
     key: str
     body: dict[str, Any]
 
+    @property
+    def type(self) -> str:
+        return str(self.body["type"])
+
 
 def _message(topic: str, key: str, kind: str, payload: dict[str, Any], *id_parts: str) -> Message:
     body = {

@@ -19,9 +19,16 @@ class Row:
     def passed(self) -> bool:
         return not self.lost and not self.doubled and self.recovered_seconds is not None and not self.error
 
+    def line(self) -> str:
+        recovered = f"{self.recovered_seconds:.1f}" if self.recovered_seconds is not None else "never"
+        return f"{self.fault:32} {self.in_flight:9} {len(self.lost):5} {len(self.doubled):7} {recovered:>11}"
+
+
+HEADER = f"{'fault':32} {'in flight':>9} {'lost':>5} {'doubled':>7} {'recovered s':>11}"
+
 
 def table(rows: list[Row]) -> str:
-    lines = [f"{'fault':32} {'in flight':>9} {'lost':>5} {'doubled':>7} {'recovered s':>11}"]
+    lines = [HEADER]
     for row in rows:
         recovered = f"{row.recovered_seconds:.1f}" if row.recovered_seconds is not None else "never"
         lines.append(

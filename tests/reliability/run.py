@@ -20,8 +20,8 @@ from tests.reliability.faults import FAULTS, Fault, Stage
 from tests.reliability.fleet import Processes, platform_env
 from tests.reliability.invariants import Check, Findings
 from tests.reliability.progress import backlog
-from tests.reliability.report import Row
-from tests.reliability.servers import infrastructure, own_stack
+from tests.reliability.report import HEADER, Row
+from tests.reliability.servers import HOME, infrastructure, own_stack
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,10 @@ class SuiteOptions:
     down_seconds: float = 3.0
     """How long a killed service or a stopped server stays down."""
     catch_up_timeout: float = 240.0
-    logs: Path = stack.ROOT / ".stack-reliability" / "logs" / "services"
+    logs: Path = HOME / "logs" / "services"
     builds_from: Path | None = None
+    home: Path = HOME
+    """Where the suite's own stack keeps its builds, data and logs."""
 
 
 @dataclass
@@ -78,7 +80,7 @@ async def _send_all(sender: Sender, messages: list[Message]) -> None:
 def run_suite(suite: Suite) -> list[Row]:
     """Run every fault of the options in turn; the table's rows."""
     # The stack's start and stop wait on the servers with event loops of their own: outside ours.
-    with own_stack(suite.options.builds_from) as servers:
+    with own_stack(suite.options.builds_from, suite.options.home) as servers:
         asyncio.run(_run(suite, servers))
     return suite.rows
 
@@ -105,16 +107,14 @@ async def _run(suite: Suite, servers: stack.StackSettings) -> None:
             await _send_all(sender, volunteering)
             await _settle(demo, infra.kafka_bootstrap)
             suite.say(f"{mentors} mentors volunteered")
+            suite.say(HEADER)
             check = Check(population, demo, infra, receiver)
             for index, name in enumerate(options.faults):
                 row = await _scenario(
                     suite, index, FAULTS[name], processes, servers, demo, sender, population, check
                 )
                 suite.rows.append(row)
-                suite.say(
-                    f"{row.fault}: in flight {row.in_flight}, lost {len(row.lost)}, doubled {len(row.doubled)}, "
-                    f"recovered {row.recovered_seconds if row.recovered_seconds is None else round(row.recovered_seconds, 1)}s"
-                )
+                suite.say(row.line())
         finally:
             reactions.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
