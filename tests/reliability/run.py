@@ -47,9 +47,11 @@ class Suite:
     reported: Findings = field(default_factory=Findings)
 
 
-async def _caught_up(stage: Stage, check: Check, timeout: float) -> tuple[float | None, Findings]:
-    """Seconds from the fault until nothing waits and nothing is missing (None: not within
-    ``timeout``), and the findings of the last look."""
+async def _caught_up(
+    stage: Stage, check: Check, timeout: float, reported: Findings
+) -> tuple[float | None, Findings]:
+    """Seconds from the fault until nothing waits and nothing is missing that was not reported
+    missing after an earlier fault (None: not within ``timeout``), and the last look's findings."""
     assert stage.fault_at is not None
     deadline = time.monotonic() + timeout
     findings = Findings(lost={"not checked yet"})
@@ -58,7 +60,7 @@ async def _caught_up(stage: Stage, check: Check, timeout: float) -> tuple[float 
         with contextlib.suppress(Exception):  # a server still coming back: look again
             if await backlog(stage.options, bootstrap) == 0:
                 findings = await check.run()
-                if not findings.lost:
+                if not findings.lost - reported.lost:
                     return time.monotonic() - stage.fault_at, findings
         await asyncio.sleep(1)
     return None, findings
@@ -146,7 +148,7 @@ async def _scenario(
     except Exception as error:  # noqa: BLE001 - reported in the table, and the suite fails
         sending.cancel()
         return Row(fault.name, stage.in_flight, error=f"{type(error).__name__}: {error}")
-    recovered, _ = await _caught_up(stage, check, options.catch_up_timeout)
+    recovered, _ = await _caught_up(stage, check, options.catch_up_timeout, suite.reported)
     await asyncio.sleep(3)  # anything doubled late (a redelivery after a rebalance) shows up now
     findings = await check.run()
     row = Row(

@@ -17,19 +17,20 @@ from deploy.local import stack
 from tests.support.infrastructure import Infrastructure
 
 HOME = stack.ROOT / ".stack-reliability"
-PORTS = {
-    "kafka_port": 19092,
-    "kafka_controller_port": 19093,
-    "mongo_port": 27027,
-    "smtp_port": 1035,
-    "mailpit_http_port": 8035,
-}
 # Builds are only read from these; a fingerprint that differs makes provisioning build anew.
 BUILD_MARKERS = ("kafka.fingerprint", "ferretdb.fingerprint", "mailpit.fingerprint")
 
 
 def settings(home: Path = HOME) -> stack.StackSettings:
-    return stack.StackSettings(mode="local", home=home, **PORTS)
+    return stack.StackSettings(
+        mode="local",
+        home=home,
+        kafka_port=19092,
+        kafka_controller_port=19093,
+        mongo_port=27027,
+        smtp_port=1035,
+        mailpit_http_port=8035,
+    )
 
 
 def _copy_builds(source: Path, target: Path) -> None:
