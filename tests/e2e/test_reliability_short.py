@@ -1,7 +1,7 @@
 """The reliability suite's short form (``make reliability`` runs the full one): a small burst
-through the whole platform on a stack of the suite's own, a service killed with SIGKILL and the
-database restarted mid-burst, then nothing lost and nothing doubled, read from the stores,
-Mailpit and the chat receiver."""
+through the whole platform on a stack of the suite's own, the matching service killed with
+SIGKILL and the database restarted mid-burst, then nothing lost and nothing doubled, read
+from the stores, Mailpit and the chat receiver."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 from tests.reliability.report import table
 from tests.reliability.run import Suite, SuiteOptions, run_suite
 
-SHORT_FAULTS = ("crash-notification", "database")
+SHORT_FAULTS = ("crash-matching", "database")
 
 
-def test_a_burst_through_a_crashed_service_and_a_restarted_database_loses_and_doubles_nothing(
+def test_a_burst_through_a_killed_matching_service_and_a_restarted_database_loses_and_doubles_nothing(
     tmp_path: Path,
 ) -> None:
     options = SuiteOptions(
@@ -26,7 +26,7 @@ def test_a_burst_through_a_crashed_service_and_a_restarted_database_loses_and_do
         logs=tmp_path / "services",
     )
     rows = run_suite(Suite(options, say=lambda line: None))
-    assert [row.fault for row in rows] == ["kill -9 notification", "FerretDB restart"]
+    assert [row.fault for row in rows] == ["kill -9 matching", "FerretDB restart"]
     assert all(row.passed for row in rows), table(rows)
     struck_in_flight = all(row.in_flight > 0 for row in rows)
     assert struck_in_flight, f"each fault hit the burst while it was in flight:\n{table(rows)}"

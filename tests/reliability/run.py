@@ -26,7 +26,7 @@ from tests.reliability.servers import HOME, infrastructure, own_stack
 
 @dataclass(frozen=True)
 class SuiteOptions:
-    mentees: int = 60
+    mentees: int = 40
     """New hires per burst (each fault has its own burst)."""
     burst_seconds: float = 20.0
     faults: tuple[str, ...] = tuple(FAULTS)
