@@ -5,7 +5,7 @@ UV ?= uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: help setup run demo-once test lint format test-unit test-integration test-e2e bench \
+.PHONY: help setup run demo-once test lint format test-unit test-integration test-e2e bench reliability \
         stack-up stack-down stack-status contracts profile-import audit
 
 help: ## list the targets
@@ -54,6 +54,9 @@ bench: setup ## benchmarks on the real stack, each beside a baseline measured in
 	$(RUN) python -m tests.benchmarks.cohort_round
 	$(RUN) python -m tests.benchmarks.recognition_ledger $(RECOGNITION_BENCH_ARGS)
 	$(RUN) python -m tests.benchmarks.platform_flow $(PLATFORM_BENCH_ARGS)
+
+reliability: setup ## the platform under load on its own stack: crashes, broker and database restarts, scaling
+	$(RUN) python -m tests.reliability $(RELIABILITY_ARGS)
 
 profile-import: setup ## import an HR CSV export: make profile-import CSV=people.csv [DRY_RUN=1]
 	@test -n "$(CSV)" || { echo "usage: make profile-import CSV=people.csv [DRY_RUN=1]"; exit 2; }

@@ -650,6 +650,26 @@ def _stop(s: StackSettings, server: Server, timeout: float = 20.0) -> None:
     say(f"  {server.name}: stopped")
 
 
+def server_named(name: str) -> Server:
+    """One of ``SERVERS`` by its name (kafka, ferretdb, mailpit)."""
+    return next(server for server in SERVERS if server.name == name)
+
+
+def start_server(s: StackSettings, name: str) -> float:
+    """Start one server of a stack and wait until it answers; the seconds that took.
+
+    For tools that stop and start a single server of a stack of their own (the reliability
+    suite restarts Kafka and FerretDB under load)."""
+    server = server_named(name)
+    _start(s, server)
+    return _wait_ready(s, server)
+
+
+def stop_server(s: StackSettings, name: str) -> None:
+    """Stop one server this CLI (or ``start_server``) started in the stack ``s``."""
+    _stop(s, server_named(name))
+
+
 def _is_zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"

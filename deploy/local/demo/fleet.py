@@ -59,31 +59,36 @@ class Fleet:
                 instance.process.wait()
 
 
+def start_instance(service: str, number: int, port: int, env: dict[str, str], log_dir: Path) -> Instance:
+    """Start one process of ``service`` (instance ``number``, HTTP on ``port``), logging to ``log_dir``."""
+    prefix = service.upper()
+    service_env = {
+        **os.environ,
+        **env,
+        f"{prefix}_HTTP_PORT": str(port),
+        f"{prefix}_INSTANCE_ID": str(number),
+    }
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{service}-{number}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{service}"],
+            env=service_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return Instance(service, number, port, process, log)
+
+
 def start_fleet(
     instances: dict[str, int], env: dict[str, str], log_dir: Path, ports: dict[str, int] | None = None
 ) -> Fleet:
     """Start ``instances[name]`` processes of each service with ``env`` on top of ours."""
     fleet = Fleet()
-    log_dir.mkdir(parents=True, exist_ok=True)
     for name, base_port in (ports or SERVICES).items():
-        prefix = name.upper()
         for number in range(1, instances.get(name, 1) + 1):
             port = base_port + INSTANCE_PORT_STEP * (number - 1)
-            service_env = {
-                **os.environ,
-                **env,
-                f"{prefix}_HTTP_PORT": str(port),
-                f"{prefix}_INSTANCE_ID": str(number),
-            }
-            log = log_dir / f"{name}-{number}.log"
-            with log.open("ab") as out:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", f"services.{name}"],
-                    env=service_env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            fleet.instances.append(Instance(name, number, port, process, log))
+            fleet.instances.append(start_instance(name, number, port, env, log_dir))
     return fleet
 
 
