@@ -459,6 +459,8 @@ def bad_message(draw: st.DrawFn, spec: TopicSpec, reply_topic: str = "fuzz.repli
     broken = draw(st.sampled_from(FLAWS).flatmap(lambda flaw: flaw(spec)))
     key = draw(st.one_of(st.none(), st.binary(max_size=40), st.sampled_from(INJECTIONS).map(str.encode)))
     headers = draw(junk_headers(reply_topic))
+    if broken.value is None and key is None:
+        key = b""  # Kafka takes no record without both; a tombstone has a key
     return Fuzzed(spec.name, broken.value, flaw=broken.flaw, key=key, headers=headers)
 
 
