@@ -10,7 +10,8 @@ dead-letter topic once per consuming service, with its bytes and a reason, while
 service stays alive and ready and catches up with everything sent.
 
 Size: ``FUZZ_BAD_PER_TOPIC`` broken messages per topic (default 25, nine topics); the fuller
-run, ``FUZZ_BAD_PER_TOPIC=300``, sends 2,700 and takes about N minutes here.
+run, ``FUZZ_BAD_PER_TOPIC=300``, sends 2,700 and took 11 minutes here
+(2 cores shared with other work; the default run about 3, most of it starting the services).
 """
 
 from __future__ import annotations
@@ -28,12 +29,18 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
-from contracts.catalogue import HR_EMPLOYEES, MATCHING_COMMANDS, RECOGNITION_COMMANDS, SCHEDULING_COMMANDS
+from contracts.catalogue import (
+    HR_EMPLOYEES,
+    MATCHING_COMMANDS,
+    PROFILE_EVENTS,
+    RECOGNITION_COMMANDS,
+    SCHEDULING_COMMANDS,
+)
 from contracts.common import MentorshipKind
 from contracts.matching import RequestMentorship, RequestMentorshipData
 from contracts.recognition import GiveKudos, GiveKudosData
 from deploy.local.chat_receiver import running_receiver
-from tests.e2e.platform import Employee, Platform, running_platform
+from tests.e2e.platform import PROFILE_READERS, Employee, Platform, running_platform
 from tests.fuzzing.drawing import draw_examples
 from tests.fuzzing.strategies import Fuzzed, bad_message, consumed_topics, inbound_topics
 from tests.support.builders import onboarding_json
@@ -213,8 +220,12 @@ async def burst(platform: Platform) -> dict[str, Any]:
     half = len(bad) // 2
     async with HealthWatch(platform) as health:
         await send_burst(platform, interleaved(bad[:half], onboardings(platform)), offset=0)
-        # Commands about a person are refused until their profile exists: let it exist.
+        # Commands about a person are refused until their profile exists: let it exist, and
+        # reach every service, as it would have before a person could act.
         await platform.handled("profile", HR_EMPLOYEES.name, timeout=240)
+        await asyncio.gather(
+            *(platform.handled(s, PROFILE_EVENTS.name, timeout=240) for s in PROFILE_READERS)
+        )
         await send_burst(platform, interleaved(bad[half:], commands()), offset=half)
         await everything_handled(platform)
     return {"bad": bad, "health": health}

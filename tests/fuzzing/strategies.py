@@ -250,10 +250,12 @@ def _long_text(shortest: int, usual: int, huge: int, letter: str = "z") -> st.Se
 
 
 @st.composite
-def valid_message(draw: st.DrawFn, spec: TopicSpec) -> Fuzzed:
-    """A valid message of the topic with hostile text in its free-text fields, unknown fields
-    (operator-like names, big values) and an id of its own."""
-    message_cls = draw(st.sampled_from(spec.messages))
+def valid_message(
+    draw: st.DrawFn, spec: TopicSpec, messages: tuple[type[Envelope], ...] | None = None
+) -> Fuzzed:
+    """A valid message of the topic (of one of ``messages`` when given) with hostile text in
+    its free-text fields, unknown fields (operator-like names, big values) and an id of its own."""
+    message_cls = draw(st.sampled_from(messages or spec.messages))
     document = fresh(example(message_cls), draw(st.data()))
     paths = free_text_paths(message_cls)
     hostile: dict[Path, str] = {}
