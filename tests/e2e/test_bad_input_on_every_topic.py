@@ -176,9 +176,15 @@ class HealthWatch:
         self._task: asyncio.Task[None] | None = None
 
     async def _round(self) -> None:
+        # A connection per poll: a kept-alive one may be closed by the server just as it is
+        # reused, which says nothing about the service.
+        async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+            await self._poll_each(client)
+
+    async def _poll_each(self, client: httpx.AsyncClient) -> None:
         for name, service in self.platform.services.items():
             try:
-                response = await service.http.get("/health/ready", timeout=10)
+                response = await client.get(f"{service.http.base_url}health/ready")
                 if response.status_code != 200:
                     self.failures.append(f"{name}: {response.status_code} {response.text}")
             except httpx.HTTPError as error:
