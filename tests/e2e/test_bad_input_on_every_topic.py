@@ -184,7 +184,7 @@ class HealthWatch:
     async def _poll_each(self, client: httpx.AsyncClient) -> None:
         for name, service in self.platform.services.items():
             try:
-                response = await client.get(f"{service.http.base_url}health/ready")
+                response = await client.get(service.http.base_url.join("/health/ready"))
                 if response.status_code != 200:
                     self.failures.append(f"{name}: {response.status_code} {response.text}")
             except httpx.HTTPError as error:
@@ -202,6 +202,8 @@ class HealthWatch:
 
     async def __aexit__(self, *_: object) -> None:
         assert self._task is not None
+        if self._task.done():
+            self._task.result()  # the watch itself broke: say how, rather than watch nothing
         self._task.cancel()
         await self._round()
 
