@@ -10,7 +10,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any, Union
 
-from pydantic import Field, TypeAdapter
+from pydantic import BeforeValidator, Field, TypeAdapter
+from pydantic_core import PydanticCustomError
 
 from contracts import inbound, matching, notification, profile, recognition, scheduling
 from contracts.envelope import Envelope
@@ -220,9 +221,17 @@ def topic_named(name: str) -> TopicSpec:
 def _adapter(topic_name: str) -> TypeAdapter[Any]:
     messages = topic_named(topic_name).messages
     if len(messages) == 1:
-        return TypeAdapter(messages[0])
+        # No union decides by ``type`` here, yet the published schema requires it as well.
+        single: Any = Annotated[messages[0], BeforeValidator(_type_given)]
+        return TypeAdapter(single)
     union = Union[messages]  # type: ignore[valid-type]  # noqa: UP007 - built at runtime
     return TypeAdapter(Annotated[union, Field(discriminator="type")])
+
+
+def _type_given(data: Any) -> Any:
+    if isinstance(data, dict) and "type" not in data:
+        raise PydanticCustomError("missing", "the message type is required")
+    return data
 
 
 def decode(topic_name: str, raw: bytes | str) -> Envelope:

@@ -34,7 +34,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 
 from contracts.topics import TopicSpec
 from services.runtime.dead_letter import DeadLetterMiddleware
-from services.runtime.decoding import contract_decoder
+from services.runtime.decoding import contract_decoder, readable_headers
 from services.runtime.lanes import LaneSettings, PartitionLanes
 from services.runtime.logging import get_logger
 from services.runtime.observability import Observability
@@ -165,7 +165,9 @@ def subscribe(router: KafkaRouter, settings: ServiceSettings, spec: TopicSpec) -
     """Subscribe a handler to a registry topic as this service's consumer group.
 
     The handler receives the decoded contract message (one of the topic's classes); records of
-    one partition reach it in order, records of different partitions concurrently."""
+    one partition reach it in order, records of different partitions concurrently. Replies are
+    off: FastStream would otherwise publish each handler's result to whatever topic a producer
+    names in a ``reply_to`` header, letting any producer make a service write to any topic."""
     title = f"{settings.service_name}:{spec.name}"
     lanes = PartitionLanes(
         LaneSettings(
@@ -182,6 +184,8 @@ def subscribe(router: KafkaRouter, settings: ServiceSettings, spec: TopicSpec) -
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         decoder=contract_decoder(spec),
+        parser=readable_headers,
+        no_reply=True,
         listener=lanes,
         title=title,
     )

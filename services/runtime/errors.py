@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pydantic
+from pydantic_core import ErrorDetails
 
 
 class UnprocessableMessage(Exception):
@@ -36,8 +37,16 @@ def field_errors(error: pydantic.ValidationError, *, within: str | None = None) 
         location = [str(p) for p in item["loc"]]
         if within is not None and location[:1] == [within]:
             location = location[1:]
-        parts.append(f"{'.'.join(location) or '<message>'}: {item['msg']}")
+        parts.append(f"{'.'.join(location) or '<message>'}: {_without_input(item)}")
     return parts
+
+
+def _without_input(item: ErrorDetails) -> str:
+    # Pydantic quotes the unknown discriminator itself in this one message.
+    if item["type"] == "union_tag_invalid":
+        expected = (item.get("ctx") or {}).get("expected_tags", "")
+        return f"unknown message type for this topic; expected one of {expected}"
+    return item["msg"]
 
 
 def describe(error: BaseException, limit: int = 2000) -> str:

@@ -226,9 +226,14 @@ class Platform:
 
 @asynccontextmanager
 async def running_platform(
-    infra: Infrastructure, namespace: str, logs: Path, receiver: ChatReceiver
+    infra: Infrastructure,
+    namespace: str,
+    logs: Path,
+    receiver: ChatReceiver,
+    more_env: dict[str, str] | None = None,
 ) -> AsyncIterator[Platform]:
-    """The five services started side by side, each ready; all stopped at the end of the block."""
+    """The five services started side by side, each ready; all stopped at the end of the block.
+    ``more_env`` goes to every service."""
     extra_env: dict[str, dict[str, str]] = {
         "notification": {
             "NOTIFICATION_SMTP__HOST": infra.smtp_host,
@@ -246,7 +251,8 @@ async def running_platform(
 
         async def start(name: str) -> None:
             # Five processes importing and joining their consumer groups at once share two cores.
-            context = service_process(name, infra, namespace, logs, extra_env.get(name), ready_timeout=180)
+            env = {**(more_env or {}), **extra_env.get(name, {})}
+            context = service_process(name, infra, namespace, logs, env, ready_timeout=180)
             services[name] = await stack.enter_async_context(context)
 
         # A task group: when one service fails to start, the others are stopped, not left behind.

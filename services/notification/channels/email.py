@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import unicodedata
 from collections.abc import Mapping
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -111,6 +112,13 @@ class _Pool:
                     client.close()
 
 
+def _header_text(value: str) -> str:
+    """Text for a mail header on one line: a name may hold line breaks or other control
+    characters (HR systems send what people typed), which the email package refuses in an
+    address and which could otherwise start a header of their own."""
+    return " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in value).split())
+
+
 class EmailAdapter(ChannelAdapter):
     channel = Channel.EMAIL
 
@@ -140,8 +148,8 @@ class EmailAdapter(ChannelAdapter):
         s = self._settings
         message = EmailMessage()
         message["From"] = Address(display_name=s.from_name, addr_spec=s.from_address)
-        message["To"] = Address(display_name=payload["to_name"], addr_spec=address)
-        message["Subject"] = payload["subject"]
+        message["To"] = Address(display_name=_header_text(payload["to_name"]), addr_spec=address)
+        message["Subject"] = _header_text(payload["subject"])
         message["Date"] = formatdate(localtime=False, usegmt=True)
         message["Message-ID"] = f"<{notification_id}@{self._domain}>"
         message["Auto-Submitted"] = "auto-generated"

@@ -3,6 +3,7 @@ mrkdwn, a button to the platform, and a line on how to change preferences."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,11 +14,17 @@ from services.notification.contacts import Contact
 from services.notification.notices import Notice
 from services.notification.rendering import Renderer
 
+_FORMATTING = re.compile(r"([*_~`])")
+_ZERO_WIDTH_SPACE = "\u200b"
+
 
 def slack_escape(value: str) -> str:
     """Slack's mrkdwn control characters; escaping them keeps user text from forming links or
-    mentions (``<!channel>``, ``<@U123>``)."""
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    mentions (``<!channel>``, ``<@U123>``). Mrkdwn has no escape for its formatting marks, so
+    each gets a zero-width space on both sides: it can then neither open nor close bold,
+    italics, strike-through or code, and the text still reads as typed."""
+    escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _FORMATTING.sub(f"{_ZERO_WIDTH_SPACE}\\1{_ZERO_WIDTH_SPACE}", escaped)
 
 
 class SlackAdapter(ChannelAdapter):
