@@ -19,9 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from contracts.catalogue import HR_EMPLOYEES, PROFILE_COMMANDS, PROFILE_EVENTS, topic_of
 from contracts.envelope import Envelope
-from deploy.local.chat_receiver import ChatReceiver
+from deploy.local.chat_receiver import ChatReceiver, running_receiver
 from tests.e2e.processes import TOKEN, RunningService, service_process
 from tests.support.builders import onboarding_json
 from tests.support.infrastructure import Infrastructure
@@ -260,3 +262,18 @@ async def running_platform(
             for name in SERVICES:
                 group.create_task(start(name))
         yield Platform(infra, namespace, services, receiver)
+
+
+@asynccontextmanager
+async def platform_for_module(
+    infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory, more_env: dict[str, str] | None = None
+) -> AsyncIterator[Platform]:
+    """The five services and a chat receiver for one test module, in a namespace of its own,
+    with their logs in a fresh temporary folder."""
+    namespace = f"t{uuid.uuid4().hex[:12]}"
+    logs = tmp_path_factory.mktemp("service-logs")
+    async with (
+        running_receiver() as receiver,
+        running_platform(infra, namespace, logs, receiver, more_env) as up,
+    ):
+        yield up

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
@@ -41,8 +40,7 @@ from contracts.catalogue import (
 from contracts.common import MentorshipKind
 from contracts.matching import RequestMentorship, RequestMentorshipData
 from contracts.recognition import GiveKudos, GiveKudosData
-from deploy.local.chat_receiver import running_receiver
-from tests.e2e.platform import PROFILE_READERS, Employee, Platform, running_platform
+from tests.e2e.platform import PROFILE_READERS, Employee, Platform, platform_for_module
 from tests.fuzzing.drawing import draw_examples
 from tests.fuzzing.strategies import Fuzzed, bad_message, consumed_topics, inbound_topics
 from tests.support.builders import onboarding_json
@@ -74,12 +72,7 @@ KUDOS_TEXT = "<img src=x onerror=alert(1)> *thanks* [x](http://evil.example) <@U
 async def platform(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Platform]:
-    namespace = f"t{uuid.uuid4().hex[:12]}"
-    logs = tmp_path_factory.mktemp("service-logs")
-    async with (
-        running_receiver() as receiver,
-        running_platform(infrastructure, namespace, logs, receiver) as up,
-    ):
+    async with platform_for_module(infrastructure, tmp_path_factory) as up:
         yield up
 
 

@@ -13,7 +13,6 @@ processes of their own.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,8 +20,7 @@ import pytest
 import pytest_asyncio
 
 from contracts.recognition import GiveKudos, GiveKudosData
-from deploy.local.chat_receiver import running_receiver
-from tests.e2e.platform import SERVICES, Employee, Platform, running_platform
+from tests.e2e.platform import SERVICES, Employee, Platform, platform_for_module
 from tests.e2e.processes import TOKEN
 from tests.support.infrastructure import Infrastructure
 
@@ -57,12 +55,7 @@ NOT_ROUTES = (
 async def platform(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Platform]:
-    namespace = f"t{uuid.uuid4().hex[:12]}"
-    logs = tmp_path_factory.mktemp("service-logs")
-    async with (
-        running_receiver() as receiver,
-        running_platform(infrastructure, namespace, logs, receiver, more_env=SECRETS) as up,
-    ):
+    async with platform_for_module(infrastructure, tmp_path_factory, more_env=SECRETS) as up:
         yield up
 
 

@@ -8,7 +8,6 @@ flow's mentees better than that flow's own.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -36,8 +35,7 @@ from contracts.scheduling import (
     RescheduleSession,
     RescheduleSessionData,
 )
-from deploy.local.chat_receiver import running_receiver
-from tests.e2e.platform import SERVICES, Employee, Platform, running_platform
+from tests.e2e.platform import SERVICES, Employee, Platform, platform_for_module
 from tests.support.infrastructure import Infrastructure
 from tests.support.mailpit import Mail
 from tests.support.scheduling import (
@@ -59,12 +57,7 @@ WORKING_DAY = (time(8), time(20))  # scheduling's default working hours, in each
 async def platform(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Platform]:
-    namespace = f"t{uuid.uuid4().hex[:12]}"
-    logs = tmp_path_factory.mktemp("service-logs")
-    async with (
-        running_receiver() as receiver,
-        running_platform(infrastructure, namespace, logs, receiver) as up,
-    ):
+    async with platform_for_module(infrastructure, tmp_path_factory) as up:
         yield up
 
 
