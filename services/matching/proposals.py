@@ -19,8 +19,9 @@ from contracts.matching import (
 )
 from contracts.profile import ProfileSnapshot
 from contracts.programmes import Programme
-from services.matching.candidates import Candidate, candidate_from
+from services.matching.candidates import Candidate
 from services.matching.forms import as_mentee, mentors_for
+from services.matching.known_people import KnownPeople
 from services.matching.scoring import Score, rank_mentors
 from services.matching.store import MatchingStore
 from services.runtime import outbox
@@ -34,11 +35,13 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class Pool:
-    """Everyone matching knows, read once per message."""
+    """Everyone matching knows, as one message sees them (``known_people`` keeps them between
+    messages; the seats are read for each message)."""
 
     snapshots: list[ProfileSnapshot]
     people: dict[str, Candidate]
     managers: dict[str, str | None]
+    revisions: dict[str, int]
     # Seats held per mentor, kept current while one message proposes several matches, so
     # mentors known to be full are not tried seat by seat.
     held: Counter[str]
@@ -74,24 +77,39 @@ def seat_owner(request: Document) -> str:
 
 class Matcher:
     def __init__(
-        self, store: MatchingStore, publisher: MessagePublisher, programmes: dict[str, Programme]
+        self,
+        store: MatchingStore,
+        publisher: MessagePublisher,
+        programmes: dict[str, Programme],
+        pool_max_age_seconds: float = 2.0,
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.programmes = programmes
+        self.known = KnownPeople(store.pool, pool_max_age_seconds)
         # Boards are seated by the requests module, which builds on this one; it plugs in here
         # so a waitlisted board request is served like any other when capacity frees.
         self.board_former: BoardFormer | None = None
 
-    async def pool(self) -> Pool:
-        snapshots = await self.store.pool()
-        today = datetime.now(UTC).date()
+    async def pool(self, *, fresh: bool = False) -> Pool:
+        """Everyone known, and the seats held now; ``fresh`` reads everyone from the store
+        first instead of trusting the copy this instance keeps."""
+        snapshots = await self.known.current(fresh=fresh)
         return Pool(
-            snapshots=snapshots,
-            people={s.person_id: candidate_from(s, today) for s in snapshots},
-            managers={s.person_id: s.manager_id for s in snapshots},
+            snapshots=list(snapshots.values()),
+            people=dict(self.known.candidates(datetime.now(UTC).date())),
+            managers={pid: s.manager_id for pid, s in snapshots.items()},
+            revisions={pid: s.revision for pid, s in snapshots.items()},
             held=await self.store.seats_held(),
         )
+
+    async def pool_knowing(self, *person_ids: str) -> Pool:
+        """The pool, read afresh when someone it must know is missing from this instance's
+        copy (their profile went to another replica since the last reload)."""
+        pool = await self.pool()
+        if all(pid in pool.people for pid in person_ids):
+            return pool
+        return await self.pool(fresh=True)
 
     async def fill_waitlist(self, cause: Envelope, pool: Pool | None = None) -> None:
         """A seat came free or a mentor appeared: the waitlist, oldest first, gets it."""
@@ -103,6 +121,8 @@ class Matcher:
 
     async def propose(self, request: Document, pool: Pool, cause: Envelope) -> None:
         """Propose the best eligible mentor with a free seat, or put the request on the waitlist."""
+        if request["mentee_id"] not in pool.people:
+            pool = await self.pool_knowing(request["mentee_id"])
         person = pool.people.get(request["mentee_id"])
         programme = self.programmes.get(request["programme_id"])
         if person is None or programme is None:
@@ -119,12 +139,20 @@ class Matcher:
             request, mentee, mentors_for(kind, mentee, pool.people.values()), cause
         )
         # A mentor may have appeared, or a seat come free, on another replica after this pool
-        # was read but before the request was on the waitlist it fills: look once more, now
-        # that anyone who changes capacity from here on will find this request waiting.
-        await self._seat_best({**request, "state": "waitlisted"}, await self.pool(), programme, cause)
+        # was read but before the request was on the waitlist it fills: look once more, in
+        # the store, now that anyone who changes capacity from here on will find it waiting.
+        await self._seat_best(
+            {**request, "state": "waitlisted"}, await self.pool(fresh=True), programme, cause
+        )
 
-    async def _seat_best(self, request: Document, pool: Pool, programme: Programme, cause: Envelope) -> bool:
-        """Take a seat with the best eligible mentor who has one and propose them."""
+    async def _seat_best(
+        self, request: Document, pool: Pool, programme: Programme, cause: Envelope, *, checked: bool = False
+    ) -> bool:
+        """Take a seat with the best eligible mentor who has one and propose them.
+
+        The pool may be a few seconds old: the mentor chosen is compared with the store first,
+        and a mentor whose profile changed meanwhile (capacity, status, availability) makes the
+        choice start again from everyone as the store has them."""
         kind = kind_of(request)
         mentee = as_mentee(kind, pool.people[request["mentee_id"]])
         mentors = mentors_for(kind, mentee, pool.people.values())
@@ -145,6 +173,11 @@ class Matcher:
             mentor = ranked.mentor
             if pool.held[mentor.person_id] >= mentor.mentor_capacity:
                 continue
+            if not checked and await self.store.revision_of(mentor.person_id) != pool.revisions.get(
+                mentor.person_id
+            ):
+                fresh = await self.pool(fresh=True)
+                return await self._seat_best(request, fresh, programme, cause, checked=True)
             if await self.store.take_seat(mentor.person_id, mentor.mentor_capacity, owner):
                 pool.held[mentor.person_id] += 1
                 await self.announce_proposal(request, mentor.person_id, ranked.score, programme, cause)

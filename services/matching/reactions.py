@@ -49,6 +49,7 @@ class ProfileReactions:
     async def on_profile(self, snapshot: ProfileSnapshot, cause: Envelope) -> None:
         if not await self.store.remember(snapshot):
             return  # older than the snapshot we hold: a newer event already decided
+        self.matcher.known.note(snapshot)
         pending: list[Document] = []
         freed_a_seat = False
         if snapshot.status is ProfileStatus.ACTIVE:

@@ -62,7 +62,8 @@ class CohortRounds:
         if await self.store.round_done(data.round_id):
             await outbox.deliver(self.store.rounds, data.round_id, self.matcher.publisher)
             return
-        pool = await self.matcher.pool()
+        # A round is rare and decides for everyone waiting: it reads everyone from the store.
+        pool = await self.matcher.pool(fresh=True)
         for person in pool.snapshots:
             if enrolled(person, programme):
                 await self.store.open_request(
