@@ -72,6 +72,11 @@ class KnownPeople:
         if self._today is not None:
             self._candidates[snapshot.person_id] = candidate_from(snapshot, self._today)
 
+    def merge(self, snapshots: list[ProfileSnapshot]) -> None:
+        """Some people read from the store (a partial read): each newer one replaces its entry."""
+        for snapshot in snapshots:
+            self.note(snapshot)
+
     def _stale(self) -> bool:
         if self._loaded_at is None:
             return True

@@ -141,9 +141,14 @@ class Matcher:
         # A mentor may have appeared, or a seat come free, on another replica after this pool
         # was read but before the request was on the waitlist it fills: look once more, in
         # the store, now that anyone who changes capacity from here on will find it waiting.
-        await self._seat_best(
-            {**request, "state": "waitlisted"}, await self.pool(fresh=True), programme, cause
-        )
+        # Only volunteers can take a one-to-one or external request, so only they are read
+        # (reading everyone here made each waitlisted new hire cost O(people)).
+        if kind in (MentorshipKind.ONE_TO_ONE, MentorshipKind.EXTERNAL):
+            self.known.merge(await self.store.volunteers())
+            again = await self.pool()
+        else:
+            again = await self.pool(fresh=True)
+        await self._seat_best({**request, "state": "waitlisted"}, again, programme, cause)
 
     async def _seat_best(
         self, request: Document, pool: Pool, programme: Programme, cause: Envelope, *, checked: bool = False

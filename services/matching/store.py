@@ -71,6 +71,12 @@ class MatchingStore:
         doc = await self.candidates.find_one({"_id": person_id}, {"revision": 1})
         return None if doc is None else int(doc["revision"])
 
+    async def volunteers(self) -> list[ProfileSnapshot]:
+        """Everyone who volunteered to mentor: the only people a one-to-one or external request
+        can be proposed to, and usually a small part of everyone."""
+        cursor = self.candidates.find({"snapshot.mentor.opted_in": True})
+        return [ProfileSnapshot.model_validate(doc["snapshot"]) async for doc in cursor]
+
     async def pool(self) -> list[ProfileSnapshot]:
         return [ProfileSnapshot.model_validate(doc["snapshot"]) async for doc in self.candidates.find({})]
 

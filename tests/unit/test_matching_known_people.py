@@ -123,3 +123,16 @@ def test_features_follow_the_date_they_are_asked_for() -> None:
 
     assert first is again
     assert next_week is not first
+
+
+async def test_a_partial_read_adds_new_volunteers_and_never_takes_anyone_back() -> None:
+    store = Store([mentor("M1", capacity=2, revision=3)])
+    known = KnownPeople(store.load, max_age=60.0, clock=store.clock)
+    await known.current()
+    known.candidates(TODAY)
+
+    known.merge([mentor("M1", capacity=9, revision=2), mentor("M2", capacity=1)])
+
+    assert known.snapshots["M1"].revision == 3
+    assert known.candidates(TODAY)["M2"].mentor_capacity == 1
+    assert store.reads == 1
