@@ -4,7 +4,7 @@ the waitlist when there is none, with the event that says which and why."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,10 +38,9 @@ class Pool:
     """Everyone matching knows, as one message sees them (``known_people`` keeps them between
     messages; the seats are read for each message)."""
 
-    snapshots: list[ProfileSnapshot]
+    snapshots: Mapping[str, ProfileSnapshot]
     people: dict[str, Candidate]
     managers: dict[str, str | None]
-    revisions: dict[str, int]
     # Seats held per mentor, kept current while one message proposes several matches, so
     # mentors known to be full are not tried seat by seat.
     held: Counter[str]
@@ -96,10 +95,10 @@ class Matcher:
         first instead of trusting the copy this instance keeps."""
         snapshots = await self.known.current(fresh=fresh)
         return Pool(
-            snapshots=list(snapshots.values()),
+            # A copy: the revisions checked before a seat is taken must be those ranked.
+            snapshots=dict(snapshots),
             people=dict(self.known.candidates(datetime.now(UTC).date())),
             managers={pid: s.manager_id for pid, s in snapshots.items()},
-            revisions={pid: s.revision for pid, s in snapshots.items()},
             held=await self.store.seats_held(),
         )
 
@@ -178,8 +177,10 @@ class Matcher:
             mentor = ranked.mentor
             if pool.held[mentor.person_id] >= mentor.mentor_capacity:
                 continue
-            if not checked and await self.store.revision_of(mentor.person_id) != pool.revisions.get(
-                mentor.person_id
+            if (
+                not checked
+                and await self.store.revision_of(mentor.person_id)
+                != pool.snapshots[mentor.person_id].revision
             ):
                 fresh = await self.pool(fresh=True)
                 return await self._seat_best(request, fresh, programme, cause, checked=True)

@@ -64,7 +64,7 @@ class CohortRounds:
             return
         # A round is rare and decides for everyone waiting: it reads everyone from the store.
         pool = await self.matcher.pool(fresh=True)
-        for person in pool.snapshots:
+        for person in pool.snapshots.values():
             if enrolled(person, programme):
                 await self.store.open_request(
                     request_key(person.person_id, programme.programme_id, programme.kind),
