@@ -171,6 +171,16 @@ class Matcher:
             if again is not None:
                 await self.announce_proposal(request, mentor_id, again.score, programme, cause)
                 return True
+            if await self.store.match(deterministic_id(owner)) is not None:
+                # Proposed already, perhaps by a replica that knew the mentor before this one
+                # did. Giving the seat back now would leave that proposal without one and let
+                # another mentee take it: the proposal stands, and its own lifecycle answers
+                # any later change of the mentor.
+                return True
+            if not checked:
+                # This instance's copy may not know the mentor yet: judge with the store's.
+                fresh = await self.pool(fresh=True)
+                return await self._seat_best(request, fresh, programme, cause, checked=True)
             await self.store.release_seat_of(owner)
             pool.held[mentor_id] -= 1
         for ranked in ranking:
