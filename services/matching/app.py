@@ -44,7 +44,12 @@ __all__ = ["MatchingSettings", "build_router", "definition"]
 def build_router(runtime: Runtime) -> KafkaRouter:
     """Built per process: a FastStream router can belong to one broker only."""
     settings = settings_as(runtime.settings, MatchingSettings)
-    matcher = Matcher(MatchingStore(runtime.db), runtime.publisher, load_programmes(settings.programmes_file))
+    matcher = Matcher(
+        MatchingStore(runtime.db),
+        runtime.publisher,
+        load_programmes(settings.programmes_file),
+        pool_max_age_seconds=settings.pool_max_age_seconds,
+    )
     reactions = ProfileReactions(matcher)
     requests = Requests(matcher)
     matcher.board_former = requests.form_board

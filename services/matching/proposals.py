@@ -4,7 +4,7 @@ the waitlist when there is none, with the event that says which and why."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,8 +19,9 @@ from contracts.matching import (
 )
 from contracts.profile import ProfileSnapshot
 from contracts.programmes import Programme
-from services.matching.candidates import Candidate, candidate_from
+from services.matching.candidates import Candidate
 from services.matching.forms import as_mentee, mentors_for
+from services.matching.known_people import KnownPeople
 from services.matching.scoring import Score, rank_mentors
 from services.matching.store import MatchingStore
 from services.runtime import outbox
@@ -34,9 +35,10 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class Pool:
-    """Everyone matching knows, read once per message."""
+    """Everyone matching knows, as one message sees them (``known_people`` keeps them between
+    messages; the seats are read for each message)."""
 
-    snapshots: list[ProfileSnapshot]
+    snapshots: Mapping[str, ProfileSnapshot]
     people: dict[str, Candidate]
     managers: dict[str, str | None]
     # Seats held per mentor, kept current while one message proposes several matches, so
@@ -74,24 +76,39 @@ def seat_owner(request: Document) -> str:
 
 class Matcher:
     def __init__(
-        self, store: MatchingStore, publisher: MessagePublisher, programmes: dict[str, Programme]
+        self,
+        store: MatchingStore,
+        publisher: MessagePublisher,
+        programmes: dict[str, Programme],
+        pool_max_age_seconds: float = 2.0,
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.programmes = programmes
+        self.known = KnownPeople(store.pool, pool_max_age_seconds)
         # Boards are seated by the requests module, which builds on this one; it plugs in here
         # so a waitlisted board request is served like any other when capacity frees.
         self.board_former: BoardFormer | None = None
 
-    async def pool(self) -> Pool:
-        snapshots = await self.store.pool()
-        today = datetime.now(UTC).date()
+    async def pool(self, *, fresh: bool = False) -> Pool:
+        """Everyone known, and the seats held now; ``fresh`` reads everyone from the store
+        first instead of trusting the copy this instance keeps."""
+        snapshots = await self.known.current(fresh=fresh)
         return Pool(
-            snapshots=snapshots,
-            people={s.person_id: candidate_from(s, today) for s in snapshots},
-            managers={s.person_id: s.manager_id for s in snapshots},
+            # A copy: the revisions checked before a seat is taken must be those ranked.
+            snapshots=dict(snapshots),
+            people=dict(self.known.candidates(datetime.now(UTC).date())),
+            managers={pid: s.manager_id for pid, s in snapshots.items()},
             held=await self.store.seats_held(),
         )
+
+    async def pool_knowing(self, *person_ids: str) -> Pool:
+        """The pool, read afresh when someone it must know is missing from this instance's
+        copy (their profile went to another replica since the last reload)."""
+        pool = await self.pool()
+        if all(pid in pool.people for pid in person_ids):
+            return pool
+        return await self.pool(fresh=True)
 
     async def fill_waitlist(self, cause: Envelope, pool: Pool | None = None) -> None:
         """A seat came free or a mentor appeared: the waitlist, oldest first, gets it."""
@@ -103,6 +120,8 @@ class Matcher:
 
     async def propose(self, request: Document, pool: Pool, cause: Envelope) -> None:
         """Propose the best eligible mentor with a free seat, or put the request on the waitlist."""
+        if request["mentee_id"] not in pool.people:
+            pool = await self.pool_knowing(request["mentee_id"])
         person = pool.people.get(request["mentee_id"])
         programme = self.programmes.get(request["programme_id"])
         if person is None or programme is None:
@@ -119,12 +138,25 @@ class Matcher:
             request, mentee, mentors_for(kind, mentee, pool.people.values()), cause
         )
         # A mentor may have appeared, or a seat come free, on another replica after this pool
-        # was read but before the request was on the waitlist it fills: look once more, now
-        # that anyone who changes capacity from here on will find this request waiting.
-        await self._seat_best({**request, "state": "waitlisted"}, await self.pool(), programme, cause)
+        # was read but before the request was on the waitlist it fills: look once more, in
+        # the store, now that anyone who changes capacity from here on will find it waiting.
+        # Only volunteers can take a one-to-one or external request, so only they are read
+        # (reading everyone here made each waitlisted new hire cost O(people)).
+        if kind in (MentorshipKind.ONE_TO_ONE, MentorshipKind.EXTERNAL):
+            self.known.merge(await self.store.volunteers())
+            again = await self.pool()
+        else:
+            again = await self.pool(fresh=True)
+        await self._seat_best({**request, "state": "waitlisted"}, again, programme, cause)
 
-    async def _seat_best(self, request: Document, pool: Pool, programme: Programme, cause: Envelope) -> bool:
-        """Take a seat with the best eligible mentor who has one and propose them."""
+    async def _seat_best(
+        self, request: Document, pool: Pool, programme: Programme, cause: Envelope, *, checked: bool = False
+    ) -> bool:
+        """Take a seat with the best eligible mentor who has one and propose them.
+
+        The pool may be a few seconds old: the mentor chosen is compared with the store first,
+        and a mentor whose profile changed meanwhile (capacity, status, availability) makes the
+        choice start again from everyone as the store has them."""
         kind = kind_of(request)
         mentee = as_mentee(kind, pool.people[request["mentee_id"]])
         mentors = mentors_for(kind, mentee, pool.people.values())
@@ -139,12 +171,29 @@ class Matcher:
             if again is not None:
                 await self.announce_proposal(request, mentor_id, again.score, programme, cause)
                 return True
+            if await self.store.match(deterministic_id(owner)) is not None:
+                # Proposed already, perhaps by a replica that knew the mentor before this one
+                # did. Giving the seat back now would leave that proposal without one and let
+                # another mentee take it: the proposal stands, and its own lifecycle answers
+                # any later change of the mentor.
+                return True
+            if not checked:
+                # This instance's copy may not know the mentor yet: judge with the store's.
+                fresh = await self.pool(fresh=True)
+                return await self._seat_best(request, fresh, programme, cause, checked=True)
             await self.store.release_seat_of(owner)
             pool.held[mentor_id] -= 1
         for ranked in ranking:
             mentor = ranked.mentor
             if pool.held[mentor.person_id] >= mentor.mentor_capacity:
                 continue
+            if (
+                not checked
+                and await self.store.revision_of(mentor.person_id)
+                != pool.snapshots[mentor.person_id].revision
+            ):
+                fresh = await self.pool(fresh=True)
+                return await self._seat_best(request, fresh, programme, cause, checked=True)
             if await self.store.take_seat(mentor.person_id, mentor.mentor_capacity, owner):
                 pool.held[mentor.person_id] += 1
                 await self.announce_proposal(request, mentor.person_id, ranked.score, programme, cause)

@@ -18,6 +18,7 @@ from contracts.matching import (
 from contracts.profile import ProfileSnapshot, ProfileStatus
 from services.matching.proposals import SERVICE, Matcher, participants, request_of
 from services.runtime import outbox
+from services.runtime.idempotency import FIRST_REVISION
 from services.runtime.logging import get_logger
 from services.runtime.mongo import Document
 
@@ -49,10 +50,15 @@ class ProfileReactions:
     async def on_profile(self, snapshot: ProfileSnapshot, cause: Envelope) -> None:
         if not await self.store.remember(snapshot):
             return  # older than the snapshot we hold: a newer event already decided
+        self.matcher.known.note(snapshot)
         pending: list[Document] = []
         freed_a_seat = False
         if snapshot.status is ProfileStatus.ACTIVE:
-            await self._resume(snapshot.person_id, cause)
+            if snapshot.revision > FIRST_REVISION:
+                # Only a later snapshot can find matches paused: a person's first one is all
+                # this store ever held of them (an older one is refused above), so no leave
+                # paused anything. Skipping it spares each new hire a search of all matches.
+                await self._resume(snapshot.person_id, cause)
         else:
             reopened, freed_a_seat = await self._away(snapshot, cause)
             pending.extend(reopened)

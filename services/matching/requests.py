@@ -36,7 +36,7 @@ class Requests:
             programme = programme_for(data.kind, data.programme_id, self.matcher.programmes)
         except UnknownProgramme as error:
             raise UnprocessableMessage(str(error)) from error
-        pool = await self.matcher.pool()
+        pool = await self.matcher.pool_knowing(data.requester_id)
         person = pool.people.get(data.requester_id)
         if person is None:
             raise PersonNotKnownYet("matching has no profile of the requester yet")

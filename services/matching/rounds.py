@@ -62,8 +62,9 @@ class CohortRounds:
         if await self.store.round_done(data.round_id):
             await outbox.deliver(self.store.rounds, data.round_id, self.matcher.publisher)
             return
-        pool = await self.matcher.pool()
-        for person in pool.snapshots:
+        # A round is rare and decides for everyone waiting: it reads everyone from the store.
+        pool = await self.matcher.pool(fresh=True)
+        for person in pool.snapshots.values():
             if enrolled(person, programme):
                 await self.store.open_request(
                     request_key(person.person_id, programme.programme_id, programme.kind),

@@ -66,6 +66,17 @@ class MatchingStore:
         stored = await self.candidates.find_one({"_id": snapshot.person_id}, {"revision": 1})
         return stored is not None and stored["revision"] == snapshot.revision
 
+    async def revision_of(self, person_id: str) -> int | None:
+        """The revision of the newest snapshot of a person held in the store."""
+        doc = await self.candidates.find_one({"_id": person_id}, {"revision": 1})
+        return None if doc is None else int(doc["revision"])
+
+    async def volunteers(self) -> list[ProfileSnapshot]:
+        """Everyone who volunteered to mentor: the only people a one-to-one or external request
+        can be proposed to, and usually a small part of everyone."""
+        cursor = self.candidates.find({"snapshot.mentor.opted_in": True})
+        return [ProfileSnapshot.model_validate(doc["snapshot"]) async for doc in cursor]
+
     async def pool(self) -> list[ProfileSnapshot]:
         return [ProfileSnapshot.model_validate(doc["snapshot"]) async for doc in self.candidates.find({})]
 

@@ -1,0 +1,100 @@
+"""Everyone matching knows, kept in memory between messages.
+
+Reading every candidate from the store for each message made a proposal cost one read of the
+whole pool: O(people) per new hire and O(people²) for a roll-out, which the platform benchmark
+named as the platform's bottleneck. An instance keeps the pool in memory instead:
+
+- the snapshots this instance remembers (its partitions of the profile topic) are applied at
+  once, so a new hire is always known to the instance that handles their profile event;
+- what other replicas remember reaches this one with the next reload, at most ``max_age``
+  seconds later, and never more often than a quarter of the time a reload takes, so a large
+  pool costs a bounded share of the instance's time;
+- a stale entry never decides anything on its own: before a seat is taken, the chosen mentor's
+  revision is compared with the store's (``Matcher._seat_best``) and a changed mentor makes the
+  proposal start again from a fresh pool. Capacity itself is enforced by the seat claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+from contracts.profile import ProfileSnapshot
+from services.matching.candidates import Candidate, candidate_from
+
+Load = Callable[[], Awaitable[list[ProfileSnapshot]]]
+
+# A reload may take at most this share of an instance's time.
+_LOAD_SHARE = 0.25
+
+
+class KnownPeople:
+    def __init__(self, load: Load, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._load = load
+        self.max_age = max_age
+        self._clock = clock
+        self._snapshots: dict[str, ProfileSnapshot] = {}
+        self._candidates: dict[str, Candidate] = {}
+        self._today: date | None = None
+        self._loaded_at: float | None = None
+        self._load_seconds = 0.0
+        self._lock = asyncio.Lock()
+
+    @property
+    def snapshots(self) -> dict[str, ProfileSnapshot]:
+        return self._snapshots
+
+    def candidates(self, today: date) -> dict[str, Candidate]:
+        """Matching's features of everyone, for the week after ``today`` (features depend on
+        the date: recomputed for everyone when it changes, otherwise only for new snapshots)."""
+        if today != self._today:
+            self._candidates = {pid: candidate_from(s, today) for pid, s in self._snapshots.items()}
+            self._today = today
+        return self._candidates
+
+    async def current(self, *, fresh: bool = False) -> dict[str, ProfileSnapshot]:
+        """Everyone, reloaded first when asked for ``fresh`` or when the copy is too old."""
+        if fresh or self._stale():
+            async with self._lock:
+                # Another message may have reloaded while this one waited for the lock.
+                if fresh or self._stale():
+                    await self._reload()
+        return self._snapshots
+
+    def note(self, snapshot: ProfileSnapshot) -> None:
+        """A snapshot this instance just remembered; an older one than known is ignored."""
+        known = self._snapshots.get(snapshot.person_id)
+        if known is not None and known.revision > snapshot.revision:
+            return
+        self._snapshots[snapshot.person_id] = snapshot
+        if self._today is not None:
+            self._candidates[snapshot.person_id] = candidate_from(snapshot, self._today)
+
+    def merge(self, snapshots: list[ProfileSnapshot]) -> None:
+        """Some people read from the store (a partial read): each newer one replaces its entry."""
+        for snapshot in snapshots:
+            self.note(snapshot)
+
+    def _stale(self) -> bool:
+        if self._loaded_at is None:
+            return True
+        return self._clock() - self._loaded_at > max(self.max_age, self._load_seconds / _LOAD_SHARE)
+
+    async def _reload(self) -> None:
+        started = self._clock()
+        loaded = {s.person_id: s for s in await self._load()}
+        # A snapshot noted while the load ran can be newer than the one the load read, and an
+        # unchanged revision keeps the object (and the features) already built for it.
+        for person_id, known in self._snapshots.items():
+            read = loaded.get(person_id)
+            if read is None or read.revision <= known.revision:
+                loaded[person_id] = known
+        changed = [pid for pid, s in loaded.items() if self._snapshots.get(pid) is not s]
+        self._snapshots = loaded
+        if self._today is not None:
+            for person_id in changed:
+                self._candidates[person_id] = candidate_from(loaded[person_id], self._today)
+        self._loaded_at = self._clock()
+        self._load_seconds = self._loaded_at - started
