@@ -377,6 +377,49 @@ FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 # on every backend, SQLite included; without it FerretDB accepts any PLAIN login on SQLite) and
 # the user it creates at the first start. The other patches add them to its Config.
 _EMBEDDED = "ferretdb/ferretdb.go"
+# Queries: FerretDB pushes a filter down to SQL only when it is exactly a string or ObjectId
+# _id; anything else reads and decodes every document of the collection (a conditional write
+# by _id, or a claim looked up by its owner, cost O(collection)). Its handlers filter every row
+# the backend returns once more in Go, so any narrowing that keeps all matches is safe: the
+# patch narrows by a string or ObjectId _id among other fields too, and else by a string
+# compared with the field of a unique single-field index, through that index's expression.
+# (A unique index on an array field would lose matches this way; the platform creates none.)
+_COLLECTION = "internal/backends/sqlite/collection.go"
+_BARE_ID_PUSHDOWN = """\tif params.Filter.Len() == 1 {
+\t\tv, _ := params.Filter.Get("_id")
+\t\tswitch v.(type) {
+\t\tcase string, types.ObjectID:
+\t\t\twhereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)
+\t\t\targs = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+\t\t}
+\t}
+"""
+_PUSHDOWN_EQUALITY = """// pushdownEquality is the local stack's patch: see deploy/local/stack.py.
+func pushdownEquality(meta *metadata.Collection, filter *types.Document) (string, []any) {
+\tkeys, values := filter.Keys(), filter.Values()
+\tfor i, key := range keys {
+\t\tif key != "_id" {
+\t\t\tcontinue
+\t\t}
+\t\tswitch values[i].(type) {
+\t\tcase string, types.ObjectID:
+\t\t\treturn fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn), []any{string(must.NotFail(sjson.MarshalSingleValue(values[i])))}
+\t\t}
+\t}
+\tfor _, index := range meta.Settings.Indexes {
+\t\tif !index.Unique || len(index.Key) != 1 || strings.Contains(index.Key[0].Field, ".") {
+\t\t\tcontinue
+\t\t}
+\t\tfor i, key := range keys {
+\t\t\tif s, ok := values[i].(string); ok && key == index.Key[0].Field {
+\t\t\t\treturn fmt.Sprintf(` WHERE %s->%q = ?`, metadata.DefaultColumn, key), []any{string(must.NotFail(sjson.MarshalSingleValue(s)))}
+\t\t\t}
+\t\t}
+\t}
+\treturn "", nil
+}
+
+"""
 FERRETDB_PATCHES = (
     (
         "internal/backends/sqlite/metadata/metadata.go",
@@ -405,6 +448,16 @@ FERRETDB_PATCHES = (
         _EMBEDDED,
         "\t\t\tBatchSize:               100,\n",
         "\t\t\tBatchSize:               100,\n\t\t\tEnableNewAuth:           config.EnableNewAuth,\n",
+    ),
+    (
+        _COLLECTION,
+        _BARE_ID_PUSHDOWN,
+        "\twhereClause, args = pushdownEquality(meta, params.Filter)\n",
+    ),
+    (
+        _COLLECTION,
+        "// InsertAll implements backends.Collection interface.\n",
+        _PUSHDOWN_EQUALITY + "// InsertAll implements backends.Collection interface.\n",
     ),
 )
 

@@ -42,7 +42,35 @@ def _embeddable_package(source: Path) -> Path:
         "\t\tSQLiteURL: config.SQLiteURL,\n\t\tTestOpts: registry.TestOpts{\n"
         "\t\t\tBatchSize:               100,\n\t\t},\n\t})\n}\n"
     )
+    _query_code(source)
     return embedded
+
+
+def _query_code(source: Path) -> Path:
+    """The SQLite backend's query code as FerretDB 1.24 ships it, around the part patched."""
+    collection = source / "internal/backends/sqlite/collection.go"
+    collection.parent.mkdir(parents=True, exist_ok=True)
+    collection.write_text(
+        "func (c *collection) Query() {\n"
+        + stack._BARE_ID_PUSHDOWN
+        + "}\n\n// InsertAll implements backends.Collection interface.\nfunc (c *collection) InsertAll() {}\n"
+    )
+    return collection
+
+
+def test_ferretdb_narrows_queries_by_an_id_among_other_fields_and_by_unique_fields(tmp_path: Path) -> None:
+    metadata = tmp_path / "internal/backends/sqlite/metadata/metadata.go"
+    metadata.parent.mkdir(parents=True)
+    metadata.write_text("const (\n\tIDColumn = DefaultColumn + \"->'$._id'\"\n)\n")
+    _embeddable_package(tmp_path)
+
+    stack.apply_ferretdb_patches(tmp_path)
+
+    patched = (tmp_path / "internal/backends/sqlite/collection.go").read_text()
+    assert "params.Filter.Len() == 1" not in patched
+    assert "whereClause, args = pushdownEquality(meta, params.Filter)" in patched
+    assert "func pushdownEquality(" in patched
+    assert "if !index.Unique || len(index.Key) != 1" in patched
 
 
 def test_ferretdb_looks_documents_up_by_id_with_the_expression_of_its_id_index(tmp_path: Path) -> None:
