@@ -520,9 +520,12 @@ def _chains(parent: Ints, starts: Ints) -> Iterator[tuple[Ints, Ints]]:
         current = parent[current]
 
 
-def score_pairs(round_: Round, mentee_rows: Ints, mentor_rows: Ints) -> tuple[Ints, Bools]:
+def score_pairs(
+    round_: Round, mentee_rows: Ints, mentor_rows: Ints, *, threads: bool = True
+) -> tuple[Ints, Bools]:
     """For each pair: ``scoring.score(...).total`` in integer millionths, and whether
-    ``scoring.ineligibility(...)`` is None."""
+    ``scoring.ineligibility(...)`` is None. Slices go to ``cores`` unless ``threads`` is
+    False (a caller already running on its own thread)."""
     millionths = np.empty(len(mentee_rows), dtype=np.int64)
     eligible = np.empty(len(mentee_rows), dtype=np.bool_)
 
@@ -530,7 +533,12 @@ def score_pairs(round_: Round, mentee_rows: Ints, mentor_rows: Ints) -> tuple[In
         part = slice(start, start + SLICE)
         millionths[part], eligible[part] = _slice(round_, mentee_rows[part], mentor_rows[part])
 
-    cores.each(score_slice, range(0, len(mentee_rows), SLICE))
+    slices = range(0, len(mentee_rows), SLICE)
+    if threads:
+        cores.each(score_slice, slices)
+    else:
+        for start in slices:
+            score_slice(start)
     # The rare pairs that need more than slot arithmetic are redone together, not slice by
     # slice: their cost is in the number of numpy calls, not the number of pairs.
     _measure_off_grid(round_, mentee_rows, mentor_rows, millionths)

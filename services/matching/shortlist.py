@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -229,12 +230,28 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool) -> _Weighed:
     mentees, mentors = len(round_.mentees.person), len(round_.mentors.person)
     if mentees * mentors <= EXHAUSTIVE_PAIRS or mentors <= per_mentee:
         keys = np.arange(mentees * mentors, dtype=np.int64)
-    else:
-        batches = list(candidate_pairs(round_, both_ways=both_ways))
-        keys = distinct(np.concatenate([e * mentors + m for e, m in batches]))  # each pair once
-    e, m = keys // mentors, keys % mentors
-    score, eligible = score_pairs(round_, e, m)
-    return _Weighed(e[eligible], m[eligible], score[eligible], mentees, mentors)
+        e, m = keys // mentors, keys % mentors
+        score, eligible = score_pairs(round_, e, m)
+        return _Weighed(e[eligible], m[eligible], score[eligible], mentees, mentors)
+    batches = list(candidate_pairs(round_, both_ways=both_ways))
+
+    def weigh(rows: tuple[int, int]) -> tuple[Ints, Ints, Ints]:
+        # Each thread takes the candidates of a range of mentees: ranges of pair keys that
+        # are sorted and scored apart, and that are in order once put side by side.
+        low, high = rows
+        keys: list[Ints] = []
+        for e, m in batches:
+            mine = (e >= low) & (e < high)
+            keys.append(e[mine] * mentors + m[mine])
+        unique = distinct(np.concatenate(keys))
+        e, m = unique // mentors, unique % mentors
+        score, eligible = score_pairs(round_, e, m, threads=False)
+        return e[eligible], m[eligible], score[eligible]
+
+    bounds = np.linspace(0, mentees, cores.WORKERS + 1).astype(np.int64).tolist()
+    parts = cores.mapped(weigh, list(pairwise(bounds)))
+    e, m, score = (np.concatenate([part[at] for part in parts]) for at in range(3))
+    return _Weighed(e, m, score, mentees, mentors)
 
 
 class _Ranking:
