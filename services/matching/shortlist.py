@@ -254,18 +254,25 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
     (a mentor's counts summed over the ranges), and are in order once put side by side."""
     mentees, mentors = len(round_.mentees.person), len(round_.mentors.person)
     exhaustive = mentees * mentors <= EXHAUSTIVE_PAIRS or mentors <= per_mentee
-    batches = [] if exhaustive else list(candidate_pairs(round_, both_ways=both_ways))
+    bounds = np.linspace(0, mentees, cores.WORKERS + 1).astype(np.int64)
+
+    def split(batch: tuple[Ints, Ints]) -> list[Ints]:
+        """A batch's pair keys by range of mentees."""
+        e, m = batch
+        keys, part = e * mentors + m, np.zeros(len(e), dtype=np.int8)
+        for bound in bounds[1:-1]:
+            part += e >= bound
+        return [keys[part == at] for at in range(len(bounds) - 1)]
+
+    batches = [] if exhaustive else cores.mapped(split, list(candidate_pairs(round_, both_ways=both_ways)))
 
     def weigh(rows: tuple[int, int]) -> _Part:
         low, high = rows
         if exhaustive:
             unique = np.arange(low * mentors, high * mentors, dtype=np.int64)
         else:
-            keys: list[Ints] = []
-            for e, m in batches:
-                mine = (e >= low) & (e < high)
-                keys.append(e[mine] * mentors + m[mine])
-            unique = distinct(np.concatenate(keys))
+            at = int(np.searchsorted(bounds, low))
+            unique = distinct(np.concatenate([keys[at] for keys in batches]))
         e, m = unique // mentors, unique % mentors
         score, eligible = score_pairs(round_, e, m, threads=False)
         e, m, score = e[eligible], m[eligible], score[eligible]
@@ -277,8 +284,7 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
         among = np.asarray(bucket <= cut[e - low], dtype=np.bool_)
         return _Part(e, m, score, bucket, among, _bucket_counts(m, bucket, mentors))
 
-    bounds = np.linspace(0, mentees, cores.WORKERS + 1).astype(np.int64).tolist()
-    parts = cores.mapped(weigh, list(pairwise(bounds)))
+    parts = cores.mapped(weigh, list(pairwise(bounds.tolist())))
     if pool:
         cut = _cut(np.sum([part.mentor_counts for part in parts], axis=0), POOL_PER_MENTOR)
 
