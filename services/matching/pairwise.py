@@ -281,14 +281,11 @@ def _slot_columns(availability: Sequence[tuple[Interval, ...]]) -> tuple[Words, 
     on_grid = np.bincount(row[off], minlength=len(availability)) == 0
     first = np.clip(lo, 0, MINUTES_PER_WEEK) // SLOT_MINUTES
     last = -(-np.clip(hi, 0, MINUTES_PER_WEEK) // SLOT_MINUTES)
-    real = last > first
-    # +1 where an interval's slots begin and -1 after they end: a running sum above zero
-    # marks the slots some interval touches.
-    width = SLOTS + 1
-    step = np.zeros((len(availability), width), dtype=np.int16)
-    np.add.at(step, (row[real], first[real]), 1)
-    np.subtract.at(step, (row[real], last[real]), 1)
-    touched = np.cumsum(step[:, :SLOTS], axis=1, dtype=np.int16) > 0
+    length = np.maximum(last - first, 0)
+    # Every touched slot of every interval, marked: a few per interval.
+    starts = np.repeat(row * SLOTS + first - (np.cumsum(length) - length), length)
+    touched = np.zeros((len(availability), SLOTS), dtype=np.bool_)
+    touched.reshape(-1)[starts + np.arange(len(starts), dtype=np.int64)] = True
     return _packed_columns(touched, SLOT_WORDS), on_grid
 
 
@@ -473,14 +470,15 @@ def _banned(
     declined: frozenset[tuple[str, str]],
 ) -> Ints:
     """Pairs ruled out by a management chain (either way) or declined before, as pair keys."""
+    reports: list[int] = []
+    bosses: list[int] = []
     for person, manager in managers.items():
-        names.setdefault(person, len(names))
+        number = names.setdefault(person, len(names))
         if manager is not None:
-            names.setdefault(manager, len(names))
+            reports.append(number)
+            bosses.append(names.setdefault(manager, len(names)))
     parent = np.full(len(names), -1, dtype=np.int64)
-    for person, manager in managers.items():
-        if manager is not None:
-            parent[names[person]] = names[manager]
+    parent[np.array(reports, dtype=np.int64)] = np.array(bosses, dtype=np.int64)
     as_mentee = np.full(len(names), -1, dtype=np.int64)
     as_mentee[mentees.person] = np.arange(len(mentees.person))
     as_mentor = np.full(len(names), -1, dtype=np.int64)
@@ -493,14 +491,11 @@ def _banned(
     for rows, above in _chains(parent, mentors.person):
         mentee = as_mentee[above]
         keys.append(mentee[mentee >= 0] * width + rows[mentee >= 0])
-    mentee_row = {p.person_id: row for row, p in enumerate(mentees.people)}
-    mentor_row = {p.person_id: row for row, p in enumerate(mentors.people)}
-    pairs = [
-        mentee_row[mentee] * width + mentor_row[mentor]
-        for mentor, mentee in declined
-        if mentee in mentee_row and mentor in mentor_row
-    ]
-    keys.append(np.array(pairs, dtype=np.int64))
+    # Everyone in the round has a number in ``names``; a decline counts if both sides do.
+    number = [(names.get(mentee, -1), names.get(mentor, -1)) for mentor, mentee in declined]
+    known = np.array([pair for pair in number if min(pair) >= 0], dtype=np.int64).reshape(-1, 2)
+    row, column = as_mentee[known[:, 0]], as_mentor[known[:, 1]]
+    keys.append(row[(row >= 0) & (column >= 0)] * width + column[(row >= 0) & (column >= 0)])
     return distinct(np.concatenate(keys))
 
 
