@@ -492,8 +492,8 @@ def _banned(
         mentee = as_mentee[above]
         keys.append(mentee[mentee >= 0] * width + rows[mentee >= 0])
     # Everyone in the round has a number in ``names``; a decline counts if both sides do.
-    number = [(names.get(mentee, -1), names.get(mentor, -1)) for mentor, mentee in declined]
-    known = np.array([pair for pair in number if min(pair) >= 0], dtype=np.int64).reshape(-1, 2)
+    numbered = [(names.get(mentee, -1), names.get(mentor, -1)) for mentor, mentee in declined]
+    known = np.array([pair for pair in numbered if min(pair) >= 0], dtype=np.int64).reshape(-1, 2)
     row, column = as_mentee[known[:, 0]], as_mentor[known[:, 1]]
     keys.append(row[(row >= 0) & (column >= 0)] * width + column[(row >= 0) & (column >= 0)])
     return distinct(np.concatenate(keys))

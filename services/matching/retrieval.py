@@ -62,7 +62,7 @@ PER_GOAL = 144
 # at 100,000 mentees, 48 per start instead of 8 raised the round's total by 0.39% (24 by
 # 0.33%) for 8% more pairs; at 10,000 it changes nothing measurable.
 PER_START = 48
-FALLBACK = 16  # 48 added under 0.0001% to a round's total, at 10,000 and at 100,000 mentees
+FALLBACK = 48
 FALLBACK_WIDE = 384
 PER_SKILL = 48
 MENTOR_FALLBACK = 256
