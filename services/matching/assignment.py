@@ -1,10 +1,9 @@
 """The optimal cohort assignment: every waiting mentee at most one mentor, no mentor beyond
 capacity, the total score as high as it can be.
 
-It is a min-cost flow: each mentee supplies one unit, which goes to a mentor (one arc per
-candidate pair, costing what the score falls short of the mentee's best) and on to the sink
-(the mentor's free capacity), or straight to the sink at the cost of the mentee's best
-score, so a mentee with no worthwhile candidate is left for the waitlist instead of being
+It is a min-cost flow: source → mentee (1 unit) → mentor (one arc per candidate pair,
+cost −score) → sink (the mentor's free capacity), plus a zero-cost bypass from source to
+sink, so a mentee with no worthwhile candidate is left for the waitlist instead of being
 forced onto a poor match. Scores are scaled to integers because the solver works in
 integers; the scale keeps six decimals, well below any difference that matters.
 
@@ -121,7 +120,7 @@ def optimal_arcs(
     """Which of the arcs (mentee row, mentor row, score in millionths) the optimal
     assignment uses, as indices; rows are below ``mentees`` and ``len(capacity)``."""
     mentors = len(capacity)
-    sink = mentees + mentors
+    source, sink = mentees + mentors, mentees + mentors + 1
     mentor_nodes = mentees + np.arange(mentors, dtype=np.int64)
     if fairness > 0:
         # One unit arc per seat, the k-th costing fairness × k.
@@ -134,33 +133,24 @@ def optimal_arcs(
         )
     else:
         to_sink = (mentor_nodes, capacity, np.zeros(mentors, dtype=np.int64))
-    # Each mentee supplies its own unit, and costs are counted from its best arc: an arc
-    # costs what it falls short of that, waiting costs all of it. Every mentee pays its best
-    # once more than maximising the scores would, so the optimum is the same, and the solver
-    # (cost scaling) finishes sooner with costs this small than from minus the scores.
-    best = np.zeros(mentees, dtype=np.int64)
-    np.maximum.at(best, mentee, score)
-    waiting = np.arange(mentees, dtype=np.int64)
-    starts = np.concatenate([mentee, to_sink[0], waiting])
-    ends = np.concatenate([mentees + mentor, np.full(len(to_sink[0]), sink), np.full(mentees, sink)])
-    caps = np.concatenate(
-        [np.ones(len(mentee), dtype=np.int64), to_sink[1], np.ones(mentees, dtype=np.int64)]
-    )
-    costs = np.concatenate([best[mentee] - score, to_sink[2], best])
+    starts = np.concatenate([np.full(mentees, source), mentee, to_sink[0], [source]])
+    ends = np.concatenate([np.arange(mentees), mentees + mentor, np.full(len(to_sink[0]), sink), [sink]])
+    caps = np.concatenate([np.ones(mentees + len(mentee), dtype=np.int64), to_sink[1], [mentees]])
+    costs = np.concatenate([np.zeros(mentees, dtype=np.int64), -score, to_sink[2], [0]])
 
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(
         starts.astype(np.int64), ends.astype(np.int64), caps.astype(np.int64), costs.astype(np.int64)
     )
     supplies = np.zeros(sink + 1, dtype=np.int64)
-    supplies[:mentees], supplies[sink] = 1, -mentees
+    supplies[source], supplies[sink] = mentees, -mentees
     flow.set_nodes_supplies(np.arange(sink + 1, dtype=np.int64), supplies)
     status = flow.solve()
     if status != flow.OPTIMAL:
         raise SolverFailed(f"min-cost flow ended with status {status}")
     if len(mentee) == 0:
         return np.zeros(0, dtype=np.int64)
-    used = flow.flows(np.arange(len(mentee), dtype=np.int64))
+    used = flow.flows(np.arange(mentees, mentees + len(mentee), dtype=np.int64))
     return np.flatnonzero(used > 0).astype(np.int64)
 
 
