@@ -256,15 +256,20 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
     exhaustive = mentees * mentors <= EXHAUSTIVE_PAIRS or mentors <= per_mentee
     bounds = np.linspace(0, mentees, cores.WORKERS + 1).astype(np.int64)
 
-    def split(batch: tuple[Ints, Ints]) -> list[Ints]:
-        """A batch's pair keys by range of mentees."""
-        e, m = batch
-        keys, part = e * mentors + m, np.zeros(len(e), dtype=np.int8)
+    def split(group: list[tuple[Ints, Ints]]) -> list[Ints]:
+        """A group of batches' pair keys by range of mentees."""
+        e = np.concatenate([batch[0] for batch in group])
+        keys, part = e * mentors + np.concatenate([batch[1] for batch in group]), np.zeros(len(e), np.int8)
         for bound in bounds[1:-1]:
             part += e >= bound
         return [keys[part == at] for at in range(len(bounds) - 1)]
 
-    batches = [] if exhaustive else cores.mapped(split, list(candidate_pairs(round_, both_ways=both_ways)))
+    batches: list[list[Ints]] = []
+    if not exhaustive:
+        # Batches come by the thousand, some tiny: a thread takes a group of them at once.
+        generated = list(candidate_pairs(round_, both_ways=both_ways))
+        groups = [generated[at :: 4 * cores.WORKERS] for at in range(4 * cores.WORKERS)]
+        batches = cores.mapped(split, [group for group in groups if group])
 
     def weigh(rows: tuple[int, int]) -> _Part:
         low, high = rows
