@@ -10,11 +10,12 @@ threads: each piece writes only its own output.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 
@@ -28,6 +29,14 @@ def each(work: Callable[[T], None], pieces: Iterable[T]) -> None:
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for _ in pool.map(work, pieces):
             pass
+
+
+def mapped(work: Callable[[T], R], pieces: Sequence[T]) -> list[R]:
+    """``[work(piece) for piece in pieces]``, on up to ``WORKERS`` threads."""
+    if WORKERS == 1 or len(pieces) < 2:
+        return [work(piece) for piece in pieces]
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(work, pieces))
 
 
 def both(first: Callable[[], T], second: Callable[[], T]) -> tuple[T, T]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import chain
 
 import numpy as np
 from numpy.typing import NDArray
@@ -186,8 +187,9 @@ def build_round(
     names: dict[str, int] = {}
     teams: dict[str, int] = {}
     languages: dict[str, int] = {}
-    for person in (*mentees, *mentors):
-        for language in sorted(person.languages):
+    # Bits in order of first appearance; people share a handful of language sets.
+    for spoken in dict.fromkeys(person.languages for person in (*mentees, *mentors)):
+        for language in sorted(spoken):
             languages.setdefault(language, len(languages))
     mentee_side = _side(mentees, names, teams, languages, mentor=False)
     mentor_side = _side(mentors, names, teams, languages, mentor=True)
@@ -212,64 +214,79 @@ def _side(
     *,
     mentor: bool,
 ) -> Side:
-    # One pass in Python over the people, the only part of a round that cannot be vectorised.
-    words = max(1, -(-len(languages) // 64))
-    language_bits, slot_bits = bytearray(), bytearray()
-    person, flags, level, offset, team, max_gap = [], [], [], [], [], []
-    for candidate in people:
-        person.append(names.setdefault(candidate.person_id, len(names)))
-        mask = 0
-        for language in candidate.languages:
-            mask |= 1 << languages[language]
-        language_bits += mask.to_bytes(8 * words, "little")
-        touched, on_grid = _slot_mask(candidate.availability)
-        slot_bits += touched.to_bytes(8 * SLOT_WORDS, "little")
-        preferences = candidate.preferences
-        flags.append(
-            (HAS_LEVEL if candidate.level_rank is not None else 0)
-            | (HAS_AVAILABILITY if candidate.availability else 0)
-            | (HAS_LANGUAGES if candidate.languages else 0)
-            | (HAS_TEAM if candidate.team is not None else 0)
-            | (ON_GRID if on_grid else 0)
-            | (EXTERNAL if mentor and candidate.external else 0)
-            | (ACCEPTS_EXTERNAL if preferences.external_mentor else 0)
-            | (SAME_TEAM_ALLOWED if preferences.same_team_allowed else 0)
-        )
-        level.append(candidate.level_rank or 0)
-        offset.append(np.nan if candidate.utc_offset_hours is None else candidate.utc_offset_hours)
-        team.append(-1 if candidate.team is None else teams.setdefault(candidate.team, len(teams)))
-        gap = preferences.max_time_zone_gap_hours
-        max_gap.append(np.inf if gap is None else gap)
+    # Python reads each feature off the people once (a comprehension per feature costs less
+    # than one loop appending to many lists); numpy turns them into columns.
+    person = [names.setdefault(p.person_id, len(names)) for p in people]
+    team = [-1 if p.team is None else teams.setdefault(p.team, len(teams)) for p in people]
+    preferences = [p.preferences for p in people]
+    slots, on_grid = _slot_columns([p.availability for p in people])
+    flags = (
+        np.array([p.level_rank is not None for p in people], dtype=np.uint8) * HAS_LEVEL
+        | np.array([bool(p.availability) for p in people], dtype=np.uint8) * HAS_AVAILABILITY
+        | np.array([bool(p.languages) for p in people], dtype=np.uint8) * HAS_LANGUAGES
+        | np.array([p.team is not None for p in people], dtype=np.uint8) * HAS_TEAM
+        | on_grid.astype(np.uint8) * ON_GRID
+        | np.array([mentor and p.external for p in people], dtype=np.uint8) * EXTERNAL
+        | np.array([x.external_mentor for x in preferences], dtype=np.uint8) * ACCEPTS_EXTERNAL
+        | np.array([x.same_team_allowed for x in preferences], dtype=np.uint8) * SAME_TEAM_ALLOWED
+    ).astype(np.uint8)
+    gaps = [x.max_time_zone_gap_hours for x in preferences]
     return Side(
         people=people,
         person=np.array(person, dtype=np.int64),
-        flags=np.array(flags, dtype=np.uint8),
-        level=np.array(level, dtype=np.int64),
-        offset=np.array(offset, dtype=np.float64),
+        flags=flags,
+        level=np.array([p.level_rank or 0 for p in people], dtype=np.int64),
+        offset=np.array(
+            [np.nan if p.utc_offset_hours is None else p.utc_offset_hours for p in people], dtype=np.float64
+        ),
         team=np.array(team, dtype=np.int64),
-        max_gap=np.array(max_gap, dtype=np.float64),
-        languages=_columns(language_bits, words),
-        slots=_columns(slot_bits, SLOT_WORDS),
+        max_gap=np.array([np.inf if gap is None else gap for gap in gaps], dtype=np.float64),
+        languages=_language_columns([p.languages for p in people], languages),
+        slots=slots,
     )
 
 
-def _columns(raw: bytearray, words: int) -> Words:
-    """Little-endian words, one row of ``words`` per person, as (words, people) columns."""
-    rows = np.frombuffer(bytes(raw), dtype="<u8").astype(np.uint64).reshape(-1, words)
-    return np.ascontiguousarray(rows.T)
+def _packed_columns(bits: NDArray[np.bool_], words: int) -> Words:
+    """(rows, bits) booleans as (words, rows) little-endian words: bit ``b`` of row ``r`` is
+    bit ``b % 64`` of word ``b // 64``."""
+    packed = np.packbits(bits, axis=1, bitorder="little")
+    raw = np.zeros((len(bits), 8 * words), dtype=np.uint8)
+    raw[:, : packed.shape[1]] = packed
+    return np.ascontiguousarray(raw.view("<u8").astype(np.uint64).T)
 
 
-def _slot_mask(intervals: tuple[Interval, ...]) -> tuple[int, bool]:
-    """The half-hour slots any interval touches, and whether they count its minutes exactly."""
-    mask, exact = 0, True
-    for lo, hi in intervals:
-        if lo % SLOT_MINUTES or hi % SLOT_MINUTES or lo < 0 or hi > MINUTES_PER_WEEK:
-            exact = False
-        first = min(max(lo, 0), MINUTES_PER_WEEK) // SLOT_MINUTES
-        last = -(-min(max(hi, 0), MINUTES_PER_WEEK) // SLOT_MINUTES)
-        if last > first:
-            mask |= ((1 << (last - first)) - 1) << first
-    return mask, exact
+def _language_columns(spoken: Sequence[frozenset[str]], languages: dict[str, int]) -> Words:
+    """A bit per language of the round; people share a handful of language sets, so each
+    set is spelt out once."""
+    kinds: dict[frozenset[str], int] = {}
+    kind = np.array([kinds.setdefault(s, len(kinds)) for s in spoken], dtype=np.int64)
+    table = np.zeros((max(1, len(kinds)), max(1, len(languages))), dtype=np.bool_)
+    for at, those in enumerate(kinds):
+        table[at, [languages[language] for language in those]] = True
+    words = max(1, -(-len(languages) // 64))
+    return _packed_columns(table, words)[:, kind] if len(spoken) else np.zeros((words, 0), np.uint64)
+
+
+def _slot_columns(availability: Sequence[tuple[Interval, ...]]) -> tuple[Words, Bools]:
+    """The half-hour slots any interval touches, as columns, and whether the slots count
+    each person's minutes exactly (every interval on the grid and within the week)."""
+    counts = np.array([len(a) for a in availability], dtype=np.int64)
+    total = int(counts.sum())
+    flat = np.fromiter(
+        chain.from_iterable(chain.from_iterable(availability)), dtype=np.int64, count=2 * total
+    ).reshape(-1, 2)
+    lo, hi = flat[:, 0], flat[:, 1]
+    row = np.repeat(np.arange(len(availability), dtype=np.int64), counts)
+    off = (lo % SLOT_MINUTES != 0) | (hi % SLOT_MINUTES != 0) | (lo < 0) | (hi > MINUTES_PER_WEEK)
+    on_grid = np.bincount(row[off], minlength=len(availability)) == 0
+    first = np.clip(lo, 0, MINUTES_PER_WEEK) // SLOT_MINUTES
+    last = -(-np.clip(hi, 0, MINUTES_PER_WEEK) // SLOT_MINUTES)
+    length = np.maximum(last - first, 0)
+    # Every touched slot of every interval, marked: a few per interval.
+    starts = np.repeat(row * SLOTS + first - (np.cumsum(length) - length), length)
+    touched = np.zeros((len(availability), SLOTS), dtype=np.bool_)
+    touched.reshape(-1)[starts + np.arange(len(starts), dtype=np.int64)] = True
+    return _packed_columns(touched, SLOT_WORDS), on_grid
 
 
 def _intervals(side: Side, rows: Ints) -> tuple[Ints, Ints]:
@@ -331,15 +348,19 @@ def slot_matrix(side: Side, rows: Ints | None = None) -> NDArray[np.uint8]:
 
 
 def _skills(mentees: Sequence[Candidate], mentors: Sequence[Candidate]) -> Skills:
-    wanted = {goal for person in mentees for goal in person.goals}
+    # Many mentees want the same goals: each set of goals is worked out once.
+    kinds: dict[frozenset[str], int] = {}
+    kind = np.array([kinds.setdefault(p.goals, len(kinds)) for p in mentees], dtype=np.int64)
+    wanted = frozenset().union(*kinds)
     terms = sorted({skill for person in mentors for skill in person.skills if skill in wanted})
     term_of = {term: column for column, term in enumerate(terms)}
     nothing = len(terms)
-    lists = [[term_of[g] for g in sorted(p.goals) if g in term_of] for p in mentees]
+    lists = [[term_of[g] for g in sorted(goals) if g in term_of] for goals in kinds]
     width = max((len(x) for x in lists), default=0)
-    goals = np.full((max(width, 1), len(mentees)), nothing, dtype=np.int64)
-    for row, covered in enumerate(lists):
-        goals[: len(covered), row] = covered
+    by_kind = np.full((max(width, 1), max(1, len(lists))), nothing, dtype=np.int64)
+    for at, covered in enumerate(lists):
+        by_kind[: len(covered), at] = covered
+    goals = by_kind[:, kind]
     places: list[int] = []
     values: list[float] = [0.0]
     for row, person in enumerate(mentors):
@@ -358,8 +379,8 @@ def _skills(mentees: Sequence[Candidate], mentors: Sequence[Candidate]) -> Skill
     return Skills(
         terms=terms,
         goals=goals,
-        goal_count=np.array([len(p.goals) for p in mentees], dtype=np.int64),
-        term_count=np.array([len(x) for x in lists], dtype=np.int64),
+        goal_count=np.array([len(goals) for goals in kinds], dtype=np.int64)[kind],
+        term_count=np.array([len(x) for x in lists], dtype=np.int64)[kind],
         codes=codes,
         weights=np.array(table, dtype=np.float64),
     )
@@ -449,14 +470,15 @@ def _banned(
     declined: frozenset[tuple[str, str]],
 ) -> Ints:
     """Pairs ruled out by a management chain (either way) or declined before, as pair keys."""
+    reports: list[int] = []
+    bosses: list[int] = []
     for person, manager in managers.items():
-        names.setdefault(person, len(names))
+        number = names.setdefault(person, len(names))
         if manager is not None:
-            names.setdefault(manager, len(names))
+            reports.append(number)
+            bosses.append(names.setdefault(manager, len(names)))
     parent = np.full(len(names), -1, dtype=np.int64)
-    for person, manager in managers.items():
-        if manager is not None:
-            parent[names[person]] = names[manager]
+    parent[np.array(reports, dtype=np.int64)] = np.array(bosses, dtype=np.int64)
     as_mentee = np.full(len(names), -1, dtype=np.int64)
     as_mentee[mentees.person] = np.arange(len(mentees.person))
     as_mentor = np.full(len(names), -1, dtype=np.int64)
@@ -469,14 +491,11 @@ def _banned(
     for rows, above in _chains(parent, mentors.person):
         mentee = as_mentee[above]
         keys.append(mentee[mentee >= 0] * width + rows[mentee >= 0])
-    mentee_row = {p.person_id: row for row, p in enumerate(mentees.people)}
-    mentor_row = {p.person_id: row for row, p in enumerate(mentors.people)}
-    pairs = [
-        mentee_row[mentee] * width + mentor_row[mentor]
-        for mentor, mentee in declined
-        if mentee in mentee_row and mentor in mentor_row
-    ]
-    keys.append(np.array(pairs, dtype=np.int64))
+    # Everyone in the round has a number in ``names``; a decline counts if both sides do.
+    numbered = [(names.get(mentee, -1), names.get(mentor, -1)) for mentor, mentee in declined]
+    known = np.array([pair for pair in numbered if min(pair) >= 0], dtype=np.int64).reshape(-1, 2)
+    row, column = as_mentee[known[:, 0]], as_mentor[known[:, 1]]
+    keys.append(row[(row >= 0) & (column >= 0)] * width + column[(row >= 0) & (column >= 0)])
     return distinct(np.concatenate(keys))
 
 
@@ -496,9 +515,12 @@ def _chains(parent: Ints, starts: Ints) -> Iterator[tuple[Ints, Ints]]:
         current = parent[current]
 
 
-def score_pairs(round_: Round, mentee_rows: Ints, mentor_rows: Ints) -> tuple[Ints, Bools]:
+def score_pairs(
+    round_: Round, mentee_rows: Ints, mentor_rows: Ints, *, threads: bool = True
+) -> tuple[Ints, Bools]:
     """For each pair: ``scoring.score(...).total`` in integer millionths, and whether
-    ``scoring.ineligibility(...)`` is None."""
+    ``scoring.ineligibility(...)`` is None. Slices go to ``cores`` unless ``threads`` is
+    False (a caller already running on its own thread)."""
     millionths = np.empty(len(mentee_rows), dtype=np.int64)
     eligible = np.empty(len(mentee_rows), dtype=np.bool_)
 
@@ -506,7 +528,12 @@ def score_pairs(round_: Round, mentee_rows: Ints, mentor_rows: Ints) -> tuple[In
         part = slice(start, start + SLICE)
         millionths[part], eligible[part] = _slice(round_, mentee_rows[part], mentor_rows[part])
 
-    cores.each(score_slice, range(0, len(mentee_rows), SLICE))
+    slices = range(0, len(mentee_rows), SLICE)
+    if threads:
+        cores.each(score_slice, slices)
+    else:
+        for start in slices:
+            score_slice(start)
     # The rare pairs that need more than slot arithmetic are redone together, not slice by
     # slice: their cost is in the number of numpy calls, not the number of pairs.
     _measure_off_grid(round_, mentee_rows, mentor_rows, millionths)

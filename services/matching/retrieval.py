@@ -27,8 +27,9 @@ left without candidates.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,35 +67,33 @@ FALLBACK_WIDE = 384
 PER_SKILL = 48
 MENTOR_FALLBACK = 256
 COMPANIONS = 16  # terms a cluster's mean goal vector keeps
+PARTS = 4  # slices of the goals per way, shared out over the cores
 _UNKNOWN = -(10**6)
 
 
 def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Pairs]:
-    """Candidate (mentee row, mentor row) pairs, in batches, with repeats. The two ways
-    are generated side by side (``cores``)."""
+    """Candidate (mentee row, mentor row) pairs, in batches, with repeats. The pieces of
+    generation are shared out over the cores (``cores``) as they free up: the goals in
+    ``PARTS`` slices each way, so that no thread is left with a long piece at the end."""
     terms = _Terms.of(round_)
-    from_mentees, from_mentors = cores.both(
-        lambda: list(_from_mentees(round_, terms)),
-        lambda: list(_from_mentors(round_, terms)) if both_ways else [],
+    mentee_side, mentor_side = cores.both(
+        lambda: _Grouped.of(round_, mentees=True),
+        lambda: _Grouped.of(round_, mentees=False) if both_ways else None,
     )
-    yield from from_mentees
-    yield from from_mentors
-
-
-def _from_mentees(round_: Round, terms: _Terms) -> Iterator[Pairs]:
-    mentee_side = _Grouped.of(round_, mentees=True)
-    yield from _fallback(mentee_side, FALLBACK, FALLBACK_WIDE, round_.skills.goal_count == 0)
-    yield from _by_goal(round_, terms, mentee_side)
-    yield from _by_shared_time(round_, terms)
-
-
-def _from_mentors(round_: Round, terms: _Terms) -> Iterator[Pairs]:
-    mentor_side = _Grouped.of(round_, mentees=False)
-    goalless = np.flatnonzero(round_.skills.goal_count == 0)
-    for mentors, mentees in _fallback(mentor_side, MENTOR_FALLBACK, 0, None, columns=goalless):
-        yield mentees, mentors
-    for mentors, mentees in _by_skill(round_, terms, mentor_side):
-        yield mentees, mentors
+    assert mentee_side is not None
+    goalless = round_.skills.goal_count == 0
+    pieces: list[Callable[[], Iterator[Pairs]]] = [
+        *(partial(_by_goal, round_, terms, mentee_side, part) for part in range(PARTS)),
+        partial(_by_shared_time, round_, terms),
+        partial(_fallback, mentee_side, FALLBACK, FALLBACK_WIDE, goalless),
+    ]
+    if mentor_side is not None:
+        pieces += [
+            *(partial(_by_skill, round_, terms, mentor_side, part) for part in range(PARTS)),
+            partial(_fallback, mentor_side, MENTOR_FALLBACK, 0, None, columns=np.flatnonzero(goalless)),
+        ]
+    for batches in cores.mapped(lambda piece: list(piece()), pieces):
+        yield from batches
 
 
 # --- profiles and estimates ------------------------------------------------------------
@@ -303,7 +302,8 @@ def _fallback(
     grouped: _Grouped, keep: int, wide: int, wants_wide: Bools | None, columns: Ints | None = None
 ) -> Iterator[Pairs]:
     """Every member of a profile gets the ``keep`` people (of ``columns``, else everyone on
-    the other side) with the profile's best estimate, the ``wide`` best if ``wants_wide``."""
+    the other side) with the profile's best estimate, the ``wide`` best if ``wants_wide``.
+    Pairs come mentee first whichever side is grouped."""
     profiles = grouped.profiles
     estimate = (grouped.estimate if columns is None else grouped.estimate[columns]).T
     if columns is None:
@@ -315,14 +315,15 @@ def _fallback(
         chosen = best[profile][np.isfinite(estimate[profile, best[profile]])]
         members = profiles.members(profile)
         if wants_wide is not None:
-            yield from _offer(members[wants_wide[members]], columns[chosen[:wide]])
+            yield from _offer(members[wants_wide[members]], columns[chosen[:wide]], grouped.mentees)
             members = members[~wants_wide[members]]
-        yield from _offer(members, columns[chosen[:keep]])
+        yield from _offer(members, columns[chosen[:keep]], grouped.mentees)
 
 
-def _offer(members: Ints, chosen: Ints) -> Iterator[Pairs]:
+def _offer(members: Ints, chosen: Ints, mentees: bool) -> Iterator[Pairs]:
     if len(members) and len(chosen):
-        yield np.repeat(members, len(chosen)), np.tile(chosen, len(members))
+        mine, theirs = np.repeat(members, len(chosen)), np.tile(chosen, len(members))
+        yield (mine, theirs) if mentees else (theirs, mine)
 
 
 # --- blocking by skill -------------------------------------------------------------------
@@ -421,11 +422,12 @@ def _cluster_means(vectors: Reals, of: Ints, clusters: int) -> Reals:
     return (sums / sizes[:, None]).astype(np.float32)
 
 
-def _by_goal(round_: Round, terms: _Terms, grouped: _Grouped) -> Iterator[Pairs]:
-    """For each goal: its mentees by offset and level, each cluster's ``PER_GOAL`` mentors."""
+def _by_goal(round_: Round, terms: _Terms, grouped: _Grouped, part: int) -> Iterator[Pairs]:
+    """For each goal of slice ``part`` (of ``PARTS``): its mentees by offset and level,
+    each cluster's ``PER_GOAL`` mentors."""
     share = round_.shares[0]
-    for term, wanting in enumerate(terms.wanting):
-        offering = terms.offering[term]
+    for term in range(part, len(terms.wanting), PARTS):
+        wanting, offering = terms.wanting[term], terms.offering[term]
         if len(wanting) == 0 or len(offering) == 0:
             continue
         profile, of = _clusters(wanting, grouped.profiles)
@@ -437,11 +439,12 @@ def _by_goal(round_: Round, terms: _Terms, grouped: _Grouped) -> Iterator[Pairs]
         yield np.repeat(wanting, best.shape[1]), best[of].reshape(-1)
 
 
-def _by_skill(round_: Round, terms: _Terms, grouped: _Grouped) -> Iterator[Pairs]:
-    """For each skill: its mentors by offset and level, each cluster's ``PER_SKILL`` mentees."""
+def _by_skill(round_: Round, terms: _Terms, grouped: _Grouped, part: int) -> Iterator[Pairs]:
+    """For each skill of slice ``part`` (of ``PARTS``): its mentors by offset and level,
+    each cluster's ``PER_SKILL`` mentees."""
     share = round_.shares[0]
-    for term, offering in enumerate(terms.offering):
-        wanting = terms.wanting[term]
+    for term in range(part, len(terms.offering), PARTS):
+        wanting, offering = terms.wanting[term], terms.offering[term]
         if len(wanting) == 0 or len(offering) == 0:
             continue
         profile, of = _clusters(offering, grouped.profiles)
@@ -450,7 +453,7 @@ def _by_skill(round_: Round, terms: _Terms, grouped: _Grouped) -> Iterator[Pairs
         promise = share * _product(offered, terms.goal_vectors(wanting, columns))
         promise += grouped.estimate[wanting][:, profile].T
         best = wanting[_top(promise, PER_SKILL)]
-        yield np.repeat(offering, best.shape[1]), best[of].reshape(-1)
+        yield best[of].reshape(-1), np.repeat(offering, best.shape[1])
 
 
 # --- blocking by time --------------------------------------------------------------------

@@ -19,9 +19,11 @@ look only at each mentee's and each mentor's best weighed pairs (``POOL_PER_MENT
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import pairwise
 
 import numpy as np
+from numpy.typing import NDArray
 
 from contracts.programmes import Programme
 from services.matching import cores
@@ -104,12 +106,7 @@ def cohort_edges(
     if round_ is None or max(best, priced) <= 0:
         nothing = np.zeros(0, dtype=np.int64)
         return EdgeTable([], [], nothing, nothing, nothing)
-    weighed = _weighed(round_, max(best, priced), both_ways=priced > 0)
-    among_mentees, among_mentors = cores.both(
-        lambda: _among_best(weighed.mentee, weighed.score, weighed.mentees, POOL_PER_MENTEE),
-        lambda: _among_best(weighed.mentor, weighed.score, weighed.mentors, POOL_PER_MENTOR),
-    )
-    weighed = weighed.only(among_mentees | among_mentors)
+    weighed = _weighed(round_, max(best, priced), both_ways=priced > 0, pool=True)
     seats = np.array([max(0, capacities.get(p.person_id, 0)) for p in round_.mentors.people], dtype=np.int64)
     open_ = seats[weighed.mentor] > 0
     by_mentee, by_mentor = cores.both(
@@ -208,33 +205,106 @@ class _Weighed:
     def pairs(self) -> Ints:
         return self.mentee * self.mentors + self.mentor
 
-    def only(self, keep: Bools) -> _Weighed:
-        return _Weighed(self.mentee[keep], self.mentor[keep], self.score[keep], self.mentees, self.mentors)
-
 
 def _among_best(owner: Ints, score: Ints, owners: int, keep: int) -> Bools:
     """Which pairs are among their owner's ``keep`` best, and others tied with the last
     of those to within a bucket: counting scores per bucket takes one pass where ranking
     every owner's pairs takes a sort."""
-    buckets = (_CEILING >> _BUCKET_BITS) + 1  # fewer than 256: a byte each
-    below_top = (buckets - 1 - (np.clip(score, 0, _CEILING) >> _BUCKET_BITS)).astype(np.uint8)  # 0: best
-    counts = np.bincount(owner * buckets + below_top, minlength=owners * buckets)
-    reached = np.cumsum(counts.reshape(owners, buckets), axis=1) >= keep
-    # The first bucket (from the top) where the owner's count reaches ``keep``, else all.
-    cut = np.where(reached.any(axis=1), reached.argmax(axis=1), buckets - 1).astype(np.uint8)
-    return np.asarray(below_top <= cut[owner], dtype=np.bool_)
+    bucket = _buckets(score)
+    return np.asarray(bucket <= _cut(_bucket_counts(owner, bucket, owners), keep)[owner], dtype=np.bool_)
 
 
-def _weighed(round_: Round, per_mentee: int, *, both_ways: bool) -> _Weighed:
+_BUCKETS = (_CEILING >> _BUCKET_BITS) + 1  # fewer than 256: a byte each
+
+
+def _buckets(score: Ints) -> NDArray[np.uint8]:
+    """Each score's bucket, 0 for the best."""
+    return (_BUCKETS - 1 - (np.clip(score, 0, _CEILING) >> _BUCKET_BITS)).astype(np.uint8)
+
+
+def _bucket_counts(owner: Ints, bucket: NDArray[np.uint8], owners: int) -> Ints:
+    """(owners, buckets): how many pairs each owner has in each bucket."""
+    counts = np.bincount(owner * _BUCKETS + bucket, minlength=owners * _BUCKETS)
+    return counts.reshape(owners, _BUCKETS)
+
+
+def _cut(counts: Ints, keep: int) -> NDArray[np.uint8]:
+    """The first bucket (from the top) where each owner's count reaches ``keep``, else all."""
+    reached = np.cumsum(counts, axis=1) >= keep
+    return np.where(reached.any(axis=1), reached.argmax(axis=1), _BUCKETS - 1).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A range of mentees' weighed pairs, while a round cuts its pool (see ``_weighed``)."""
+
+    mentee: Ints
+    mentor: Ints
+    score: Ints
+    bucket: NDArray[np.uint8]
+    among_mentees: Bools  # among the mentee's POOL_PER_MENTEE best
+    mentor_counts: Ints  # (mentors, buckets)
+
+
+def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = False) -> _Weighed:
+    """The eligible pairs, scored; with ``pool``, only those among their mentee's
+    ``POOL_PER_MENTEE`` or their mentor's ``POOL_PER_MENTOR`` best (ties at the cut stay).
+
+    Each thread takes a range of mentees: their pair keys are sorted, scored and cut apart
+    (a mentor's counts summed over the ranges), and are in order once put side by side."""
     mentees, mentors = len(round_.mentees.person), len(round_.mentors.person)
-    if mentees * mentors <= EXHAUSTIVE_PAIRS or mentors <= per_mentee:
-        keys = np.arange(mentees * mentors, dtype=np.int64)
-    else:
-        batches = list(candidate_pairs(round_, both_ways=both_ways))
-        keys = distinct(np.concatenate([e * mentors + m for e, m in batches]))  # each pair once
-    e, m = keys // mentors, keys % mentors
-    score, eligible = score_pairs(round_, e, m)
-    return _Weighed(e[eligible], m[eligible], score[eligible], mentees, mentors)
+    exhaustive = mentees * mentors <= EXHAUSTIVE_PAIRS or mentors <= per_mentee
+    bounds = np.linspace(0, mentees, cores.WORKERS + 1).astype(np.int64)
+
+    def split(group: list[tuple[Ints, Ints]]) -> list[Ints]:
+        """A group of batches' pair keys by range of mentees."""
+        e = np.concatenate([batch[0] for batch in group])
+        keys, part = e * mentors + np.concatenate([batch[1] for batch in group]), np.zeros(len(e), np.int8)
+        for bound in bounds[1:-1]:
+            part += e >= bound
+        return [keys[part == at] for at in range(len(bounds) - 1)]
+
+    batches: list[list[Ints]] = []
+    if not exhaustive:
+        # Batches come by the thousand, some tiny: a thread takes a group of them at once.
+        generated = list(candidate_pairs(round_, both_ways=both_ways))
+        groups = [generated[at :: 4 * cores.WORKERS] for at in range(4 * cores.WORKERS)]
+        batches = cores.mapped(split, [group for group in groups if group])
+
+    def weigh(rows: tuple[int, int]) -> _Part:
+        low, high = rows
+        if exhaustive:
+            unique = np.arange(low * mentors, high * mentors, dtype=np.int64)
+        else:
+            at = int(np.searchsorted(bounds, low))
+            unique = distinct(np.concatenate([keys[at] for keys in batches]))
+        e, m = unique // mentors, unique % mentors
+        score, eligible = score_pairs(round_, e, m, threads=False)
+        e, m, score = e[eligible], m[eligible], score[eligible]
+        if not pool:
+            nothing = np.zeros(0, dtype=np.int64)
+            return _Part(e, m, score, nothing.astype(np.uint8), nothing.astype(np.bool_), nothing)
+        bucket = _buckets(score)
+        cut = _cut(_bucket_counts(e - low, bucket, high - low), POOL_PER_MENTEE)
+        among = np.asarray(bucket <= cut[e - low], dtype=np.bool_)
+        return _Part(e, m, score, bucket, among, _bucket_counts(m, bucket, mentors))
+
+    parts = cores.mapped(weigh, list(pairwise(bounds.tolist())))
+    if pool:
+        cut = _cut(np.sum([part.mentor_counts for part in parts], axis=0), POOL_PER_MENTOR)
+
+        def pooled(part: _Part) -> _Part:
+            keep = part.among_mentees | (part.bucket <= cut[part.mentor])
+            return replace(part, mentee=part.mentee[keep], mentor=part.mentor[keep], score=part.score[keep])
+
+        parts = cores.mapped(pooled, parts)
+    return _Weighed(
+        np.concatenate([part.mentee for part in parts]),
+        np.concatenate([part.mentor for part in parts]),
+        np.concatenate([part.score for part in parts]),
+        mentees,
+        mentors,
+    )
 
 
 class _Ranking:

@@ -5,7 +5,10 @@
 The same round as ``cohort_round``'s *ours*, with the steps of ``shortlist.cohort_edges``
 and ``assignment.assign`` timed where they are called. Processor time counts every thread,
 so it stays comparable when other work shares the cores (wall time then does not). A phase
-that calls another counts it too: the rankings' own cut is inside "pool cut" as well.
+that calls another counts it too: the rankings' own cuts are inside the bucket phases as
+well. Phases that run on threads side by side (candidate generation, then sorting, scoring
+and cutting each range of mentees) each count their own time, so their wall times can add
+up to more than the round's.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ STEPS = (
     (shortlist, "candidate_pairs", "candidate generation"),
     (shortlist, "distinct", "deduplication of pair keys"),
     (shortlist, "score_pairs", "exact scoring"),
-    (shortlist, "_among_best", "pool cut (each owner's best)"),
+    (shortlist, "_buckets", "score buckets (pool cut, rankings)"),
+    (shortlist, "_bucket_counts", "bucket counts (pool cut, rankings)"),
+    (shortlist, "_cut", "cuts (each owner's best)"),
     (shortlist, "_Ranking", "rankings"),
     (shortlist, "auction", "auction"),
     (shortlist, "_edges", "edge table"),
