@@ -403,7 +403,8 @@ func pushdownEquality(meta *metadata.Collection, filter *types.Document) (string
 \t\t}
 \t\tswitch values[i].(type) {
 \t\tcase string, types.ObjectID:
-\t\t\treturn fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn), []any{string(must.NotFail(sjson.MarshalSingleValue(values[i])))}
+\t\t\targ := string(must.NotFail(sjson.MarshalSingleValue(values[i])))
+\t\t\treturn fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn), []any{arg}
 \t\t}
 \t}
 \tfor _, index := range meta.Settings.Indexes {
@@ -412,7 +413,8 @@ func pushdownEquality(meta *metadata.Collection, filter *types.Document) (string
 \t\t}
 \t\tfor i, key := range keys {
 \t\t\tif s, ok := values[i].(string); ok && key == index.Key[0].Field {
-\t\t\t\treturn fmt.Sprintf(` WHERE %s->%q = ?`, metadata.DefaultColumn, key), []any{string(must.NotFail(sjson.MarshalSingleValue(s)))}
+\t\t\t\targ := string(must.NotFail(sjson.MarshalSingleValue(s)))
+\t\t\t\treturn fmt.Sprintf(` WHERE %s->%q = ?`, metadata.DefaultColumn, key), []any{arg}
 \t\t\t}
 \t\t}
 \t}
