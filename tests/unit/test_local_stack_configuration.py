@@ -42,27 +42,25 @@ def _embeddable_package(source: Path) -> Path:
         "\t\tSQLiteURL: config.SQLiteURL,\n\t\tTestOpts: registry.TestOpts{\n"
         "\t\t\tBatchSize:               100,\n\t\t},\n\t})\n}\n"
     )
-    _query_code(source)
     return embedded
 
 
-def _query_code(source: Path) -> Path:
-    """The SQLite backend's query code as FerretDB 1.24 ships it, around the part patched."""
-    collection = source / "internal/backends/sqlite/collection.go"
-    collection.parent.mkdir(parents=True, exist_ok=True)
-    collection.write_text(
+def _ferretdb_source(source: Path) -> Path:
+    """The parts of FerretDB 1.24 that every patch changes, as it ships them; the metadata file."""
+    metadata = source / "internal/backends/sqlite/metadata/metadata.go"
+    metadata.parent.mkdir(parents=True)
+    metadata.write_text("const (\n\tIDColumn = DefaultColumn + \"->'$._id'\"\n)\n")
+    _embeddable_package(source)
+    (source / "internal/backends/sqlite/collection.go").write_text(
         "func (c *collection) Query() {\n"
         + stack._BARE_ID_PUSHDOWN
         + "}\n\n// InsertAll implements backends.Collection interface.\nfunc (c *collection) InsertAll() {}\n"
     )
-    return collection
+    return metadata
 
 
 def test_ferretdb_narrows_queries_by_an_id_among_other_fields_and_by_unique_fields(tmp_path: Path) -> None:
-    metadata = tmp_path / "internal/backends/sqlite/metadata/metadata.go"
-    metadata.parent.mkdir(parents=True)
-    metadata.write_text("const (\n\tIDColumn = DefaultColumn + \"->'$._id'\"\n)\n")
-    _embeddable_package(tmp_path)
+    _ferretdb_source(tmp_path)
 
     stack.apply_ferretdb_patches(tmp_path)
 
@@ -74,10 +72,7 @@ def test_ferretdb_narrows_queries_by_an_id_among_other_fields_and_by_unique_fiel
 
 
 def test_ferretdb_looks_documents_up_by_id_with_the_expression_of_its_id_index(tmp_path: Path) -> None:
-    metadata = tmp_path / "internal/backends/sqlite/metadata/metadata.go"
-    metadata.parent.mkdir(parents=True)
-    metadata.write_text("const (\n\tIDColumn = DefaultColumn + \"->'$._id'\"\n)\n")
-    _embeddable_package(tmp_path)
+    metadata = _ferretdb_source(tmp_path)
 
     stack.apply_ferretdb_patches(tmp_path)
 
@@ -95,10 +90,8 @@ def test_a_ferretdb_patch_that_no_longer_fits_stops_the_build(tmp_path: Path) ->
 
 
 def test_the_embedded_ferretdb_takes_the_authentication_options_of_its_command(tmp_path: Path) -> None:
-    metadata = tmp_path / "internal/backends/sqlite/metadata/metadata.go"
-    metadata.parent.mkdir(parents=True)
-    metadata.write_text("\tIDColumn = DefaultColumn + \"->'$._id'\"\n")
-    embedded = _embeddable_package(tmp_path)
+    _ferretdb_source(tmp_path)
+    embedded = tmp_path / "ferretdb/ferretdb.go"
 
     stack.apply_ferretdb_patches(tmp_path)
 
