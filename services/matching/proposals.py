@@ -74,6 +74,11 @@ def seat_owner(request: Document) -> str:
     return f"{request['_id']}#{request['attempt']}"
 
 
+def match_id_of(request: Document) -> str:
+    """The match an attempt of a request proposes: one per seat owner, the same on every replica."""
+    return deterministic_id(seat_owner(request))
+
+
 class Matcher:
     def __init__(
         self,
@@ -171,7 +176,7 @@ class Matcher:
             if again is not None:
                 await self.announce_proposal(request, mentor_id, again.score, programme, cause)
                 return True
-            if await self.store.match(deterministic_id(owner)) is not None:
+            if await self.store.match(match_id_of(request)) is not None:
                 # Proposed already, perhaps by a replica that knew the mentor before this one
                 # did. Giving the seat back now would leave that proposal without one and let
                 # another mentee take it: the proposal stands, and its own lifecycle answers
@@ -210,7 +215,7 @@ class Matcher:
         cause: Envelope,
         round_id: str | None = None,
     ) -> None:
-        match_id = deterministic_id(seat_owner(request))
+        match_id = match_id_of(request)
         kind = kind_of(request)
         message = MatchProposed.create(
             MatchProposedData(

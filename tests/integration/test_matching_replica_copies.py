@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from contracts.envelope import deterministic_id
 from contracts.profile import ProfileCreated, ProfileSnapshot
 from contracts.programmes import load_programmes
 from services.matching.app import MatchingSettings
-from services.matching.proposals import Matcher, seat_owner
+from services.matching.proposals import Matcher, match_id_of, seat_owner
 from services.matching.reactions import REALTIME_PROGRAMME
 from services.matching.store import MatchingStore, ensure_indexes
 from services.runtime.broker import create_broker
@@ -95,7 +94,7 @@ async def test_a_replica_behind_finishes_an_interrupted_proposal_with_a_mentor_i
 
     await replicas.behind.propose({**request, "state": "waitlisted"}, stale, cause)
 
-    match = await replicas.store.match(deterministic_id(seat_owner(request)))
+    match = await replicas.store.match(match_id_of(request))
     assert match is not None
     assert match["mentor_id"] == "M1"
     assert await replicas.store.seat_of(seat_owner(request)) == "M1"
