@@ -25,14 +25,25 @@ from contracts.profile import ProfileSnapshot
 from services.matching.candidates import Candidate, candidate_from
 
 Load = Callable[[], Awaitable[list[ProfileSnapshot]]]
+# The store's count of mentors who offered capacity (``capacity.CapacityEpoch.offered``).
+Offered = Callable[[], Awaitable[int]]
 
 # A reload may take at most this share of an instance's time.
 _LOAD_SHARE = 0.25
 
 
 class KnownPeople:
-    def __init__(self, load: Load, max_age: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        load: Load,
+        max_age: float,
+        clock: Callable[[], float] = time.monotonic,
+        offered: Offered | None = None,
+    ) -> None:
         self._load = load
+        self._offered = offered
+        # The count of capacity offers this copy knows every mentor for (None: not known).
+        self.mentors_as_of: int | None = None
         self.max_age = max_age
         self._clock = clock
         self._snapshots: dict[str, ProfileSnapshot] = {}
@@ -72,10 +83,24 @@ class KnownPeople:
         if self._today is not None:
             self._candidates[snapshot.person_id] = candidate_from(snapshot, self._today)
 
-    def merge(self, snapshots: list[ProfileSnapshot]) -> None:
-        """Some people read from the store (a partial read): each newer one replaces its entry."""
+    def merge(self, snapshots: list[ProfileSnapshot], *, mentors_as_of: int | None = None) -> None:
+        """Some people read from the store (a partial read): each newer one replaces its entry.
+        ``mentors_as_of``: the read held every mentor, as of that count of capacity offers."""
         for snapshot in snapshots:
             self.note(snapshot)
+        if mentors_as_of is not None:
+            self._knows_mentors_as_of(mentors_as_of)
+
+    def offered_here(self, counted: int) -> None:
+        """A mentor noted here offered capacity, and the count went to ``counted``: when no
+        offer elsewhere came in between, this copy still knows every mentor."""
+        if self.mentors_as_of is not None and counted == self.mentors_as_of + 1:
+            self.mentors_as_of = counted
+
+    def _knows_mentors_as_of(self, counted: int) -> None:
+        # Newest known snapshots are kept whatever the order of reads, so the copy is as
+        # complete as the latest of them.
+        self.mentors_as_of = max(counted, self.mentors_as_of if self.mentors_as_of is not None else counted)
 
     def _stale(self) -> bool:
         if self._loaded_at is None:
@@ -84,6 +109,7 @@ class KnownPeople:
 
     async def _reload(self) -> None:
         started = self._clock()
+        offered = await self._offered() if self._offered is not None else None
         loaded = {s.person_id: s for s in await self._load()}
         # A snapshot noted while the load ran can be newer than the one the load read, and an
         # unchanged revision keeps the object (and the features) already built for it.
@@ -96,5 +122,7 @@ class KnownPeople:
         if self._today is not None:
             for person_id in changed:
                 self._candidates[person_id] = candidate_from(loaded[person_id], self._today)
+        if offered is not None:
+            self._knows_mentors_as_of(offered)
         self._loaded_at = self._clock()
         self._load_seconds = self._loaded_at - started

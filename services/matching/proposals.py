@@ -20,6 +20,7 @@ from contracts.matching import (
 from contracts.profile import ProfileSnapshot
 from contracts.programmes import Programme
 from services.matching.candidates import Candidate
+from services.matching.capacity import CapacityEpoch
 from services.matching.forms import as_mentee, mentors_for
 from services.matching.known_people import KnownPeople
 from services.matching.scoring import Score, rank_mentors
@@ -44,6 +45,14 @@ class Pool:
     # Seats held per mentor, kept current while one message proposes several matches, so
     # mentors known to be full are not tried seat by seat.
     held: Counter[str]
+    # The capacity counters read when the pool was taken, and how many offers its mentors
+    # include (None: unknown): equal, the pool saw every mentor and seat as of ``epoch``.
+    epoch: CapacityEpoch
+    mentors_as_of: int | None
+
+    def complete_at(self, epoch: CapacityEpoch) -> bool:
+        """Whether nothing that could seat a request has changed since this pool's view."""
+        return self.epoch == epoch and self.mentors_as_of == epoch.offered
 
 
 BoardFormer = Callable[[Document, Pool, Programme, Envelope], Awaitable[bool]]
@@ -90,22 +99,32 @@ class Matcher:
         self.store = store
         self.publisher = publisher
         self.programmes = programmes
-        self.known = KnownPeople(store.pool, pool_max_age_seconds)
+        self.known = KnownPeople(store.pool, pool_max_age_seconds, offered=self._offered)
         # Boards are seated by the requests module, which builds on this one; it plugs in here
         # so a waitlisted board request is served like any other when capacity frees.
         self.board_former: BoardFormer | None = None
 
+    async def _offered(self) -> int:
+        return (await self.store.signals.read()).offered
+
     async def pool(self, *, fresh: bool = False) -> Pool:
-        """Everyone known, and the seats held now; ``fresh`` reads everyone from the store
-        first instead of trusting the copy this instance keeps."""
+        """Everyone known, and the seats held as this instance knows them; ``fresh`` reads
+        everyone and every seat from the store first instead of trusting its copies."""
+        held, epoch = await self.store.seat_hint(fresh=fresh)
         snapshots = await self.known.current(fresh=fresh)
         return Pool(
             # A copy: the revisions checked before a seat is taken must be those ranked.
             snapshots=dict(snapshots),
             people=dict(self.known.candidates(datetime.now(UTC).date())),
             managers={pid: s.manager_id for pid, s in snapshots.items()},
-            held=await self.store.seats_held(),
+            held=held,
+            epoch=epoch,
+            mentors_as_of=self.known.mentors_as_of,
         )
+
+    async def offered_capacity(self) -> None:
+        """A mentor this instance noted offers capacity: counted before the waitlist is read."""
+        self.known.offered_here(await self.store.capacity_offered())
 
     async def pool_knowing(self, *person_ids: str) -> Pool:
         """The pool, read afresh when someone it must know is missing from this instance's
@@ -145,10 +164,15 @@ class Matcher:
         # A mentor may have appeared, or a seat come free, on another replica after this pool
         # was read but before the request was on the waitlist it fills: look once more, in
         # the store, now that anyone who changes capacity from here on will find it waiting.
-        # Only volunteers can take a one-to-one or external request, so only they are read
+        # Whoever changed it counted the change first (``capacity``), so when the counters
+        # still match the pool's complete view there is nothing new to look at. Only
+        # volunteers can take a one-to-one or external request, so only they are read
         # (reading everyone here made each waitlisted new hire cost O(people)).
         if kind in (MentorshipKind.ONE_TO_ONE, MentorshipKind.EXTERNAL):
-            self.known.merge(await self.store.volunteers())
+            epoch = await self.store.signals.read()
+            if pool.complete_at(epoch):
+                return
+            self.known.merge(await self.store.volunteers(), mentors_as_of=epoch.offered)
             again = await self.pool()
         else:
             again = await self.pool(fresh=True)

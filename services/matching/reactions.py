@@ -69,6 +69,10 @@ class ProfileReactions:
             )
             if request["state"] == "open":
                 pending.append(request)
+        if offers_capacity(snapshot):
+            # Counted before the waitlist is read: a request waitlisted elsewhere meanwhile
+            # then sees the count move and looks again (``capacity``).
+            await self.matcher.offered_capacity()
         if offers_capacity(snapshot) or freed_a_seat:
             # New capacity: the waitlist, oldest first, gets the first chance at it.
             pending.extend(await self.store.waitlisted())

@@ -10,6 +10,7 @@
 - ``matches``: one per proposal or board seat, with its breakdown; carries the outbox of
   match events.
 - ``circles`` and ``rounds``: formed circles and finished cohort rounds, with their outboxes.
+- ``signals``: the counters of seats given back and capacity offered (``capacity``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import Envelope
 from contracts.profile import ProfileSnapshot
+from services.matching.capacity import CapacityEpoch, CapacitySignals, SeatHints
 from services.runtime.claims import claim_one_of, ensure_claim_indexes, release
 from services.runtime.idempotency import PROCESSED_FIELD, PROCESSED_KEEP, Outcome, upsert_if_newer
 from services.runtime.mongo import Document
@@ -51,6 +53,9 @@ class MatchingStore:
         self.matches: AsyncCollection[Document] = db["matches"]
         self.rounds: AsyncCollection[Document] = db["rounds"]
         self.circles: AsyncCollection[Document] = db["circles"]
+        self.signals = CapacitySignals(db["signals"])
+        # This instance's seat counts between messages; see ``capacity``.
+        self.hints = SeatHints(self.seats_held, self.signals)
 
     async def remember(self, snapshot: ProfileSnapshot) -> bool:
         """Keep the newest snapshot of a person; True while this one is the newest we know
@@ -149,29 +154,54 @@ class MatchingStore:
         doc = await self.seats.find_one({"owner": owner}, {"_id": 1})
         if doc is None:
             return None
-        await release(self.seats, str(doc["_id"]), owner)
+        await self._give_back(str(doc["_id"]), owner)
         return str(doc["_id"]).rsplit(":", 1)[0]
 
     async def release_seats_owned_under(self, prefix: str) -> list[str]:
         """Give back every seat whose owner starts with ``prefix``; the mentors they were with."""
         mentors = []
         async for doc in self.seats.find({"owner": {"$regex": f"^{re.escape(prefix)}"}}):
-            if await release(self.seats, str(doc["_id"]), doc["owner"]):
+            if await self._give_back(str(doc["_id"]), doc["owner"]):
                 mentors.append(str(doc["_id"]).rsplit(":", 1)[0])
         return mentors
+
+    async def _give_back(self, key: str, owner: str) -> bool:
+        """Release a seat, then count the release: counted after, so that a replica which
+        finds the counter unchanged also finds the seat taken (see ``capacity``). Counted
+        even when the seat was gone already, as a repeat after a crash may be the first to."""
+        released = await release(self.seats, key, owner)
+        counted = await self.signals.advance("released")
+        self.hints.gave_back(key.rsplit(":", 1)[0], counted, released=released)
+        return released
+
+    async def seat_hint(self, *, fresh: bool = False) -> tuple[Counter[str], CapacityEpoch]:
+        """Seats held per mentor as this instance knows them, and the epoch they are current
+        for; ``fresh`` counts them in the store first."""
+        return await self.hints.held(fresh=fresh)
+
+    async def capacity_offered(self) -> int:
+        """Count a mentor offering capacity, before the waitlist is read for them."""
+        return await self.signals.advance("offered")
 
     async def take_seat(self, mentor_id: str, capacity: int, owner: str) -> bool:
         """Claim one of the mentor's seats, then count them: a mentor who lowered their capacity
         may still hold seats above it, and those count too. When the count is over, the claim
         is given back; of two replicas racing for the last seat, each counts after its own
         insert, so at worst both back off, never both stay."""
-        key = await claim_one_of(self.seats, mentor_id, capacity, owner)
+        key = await claim_one_of(
+            self.seats, mentor_id, capacity, owner, first_slot=self.hints.count(mentor_id)
+        )
         if key is None:
+            self.hints.full(mentor_id, capacity)
             return False
         keys = [f"{mentor_id}:{slot}" for slot in range(SEAT_SLOTS_SEEN)]
         if await self.seats.count_documents({"_id": {"$in": keys}}) <= capacity:
+            self.hints.took(mentor_id)
             return True
-        await release(self.seats, key, owner)
+        # Another replica racing for the same last seat may have backed off because of this
+        # claim: the release is counted, so its request's second look sees capacity moved.
+        await self._give_back(key, owner)
+        self.hints.full(mentor_id, capacity)
         return False
 
     async def record_proposal(self, match: Document, message: Envelope) -> list[Document]:

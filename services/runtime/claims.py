@@ -45,22 +45,25 @@ async def release(collection: Collection, key: str, owner: str) -> bool:
     return result.deleted_count == 1
 
 
-async def claim_one_of(collection: Collection, resource: str, slots: int, owner: str) -> str | None:
+async def claim_one_of(
+    collection: Collection, resource: str, slots: int, owner: str, *, first_slot: int = 0
+) -> str | None:
     """Take any free slot of a resource with ``slots`` seats; the key taken, or None when full.
+    Slots are tried from ``first_slot`` on, then from 0: a caller who knows how many are
+    taken starts past them instead of meeting each one.
 
-    An owner that already holds a seat of this resource keeps it (found through the unique
-    owner index), so retries never take a second seat.
+    An owner that already holds a seat keeps it and never takes a second: the unique owner
+    index refuses the insert, and the seat it holds is then looked up and returned (None
+    when it is another resource's).
     """
-    held = await _key_of(collection, owner)
-    if held is not None:
-        return held if held.startswith(f"{resource}:") else None
-    for slot in range(slots):
+    start = min(max(first_slot, 0), slots)
+    for slot in (*range(start, slots), *range(start)):
         key = f"{resource}:{slot}"
         try:
             await collection.insert_one({"_id": key, "owner": owner})
         except DuplicateKeyError:
-            # The seat is taken, or this owner won a seat concurrently (the owner index):
-            # in the second case that seat stands.
+            # The seat is taken, or this owner holds one already (the owner index): in the
+            # second case that seat stands.
             held = await _key_of(collection, owner)
             if held is not None:
                 return held if held.startswith(f"{resource}:") else None

@@ -136,3 +136,35 @@ async def test_a_partial_read_adds_new_volunteers_and_never_takes_anyone_back() 
     assert known.snapshots["M1"].revision == 3
     assert known.candidates(TODAY)["M2"].mentor_capacity == 1
     assert store.reads == 1
+
+
+async def test_a_copy_knows_every_mentor_as_of_the_offer_count_read_before_it_loaded() -> None:
+    store = Store([mentor("M1")])
+    offers = [3]
+
+    async def offered() -> int:
+        count = offers[0]
+        offers[0] += 1  # a mentor volunteers elsewhere while the copy loads: not in this read
+        return count
+
+    known = KnownPeople(store.load, max_age=2.0, clock=store.clock, offered=offered)
+    await known.current()
+
+    assert known.mentors_as_of == 3
+
+
+async def test_an_offer_noted_here_keeps_the_copy_complete_only_when_none_came_in_between() -> None:
+    store = Store([])
+
+    async def offered() -> int:
+        return 5
+
+    known = KnownPeople(store.load, max_age=2.0, clock=store.clock, offered=offered)
+    await known.current()
+    known.offered_here(6)  # the only offer since the load: this instance's own
+    assert known.mentors_as_of == 6
+
+    known.offered_here(8)  # offer 7 came through another replica, unseen here
+    assert known.mentors_as_of == 6
+    known.merge([mentor("M7")], mentors_as_of=8)
+    assert known.mentors_as_of == 8
