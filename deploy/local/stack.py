@@ -381,8 +381,9 @@ _EMBEDDED = "ferretdb/ferretdb.go"
 # _id; anything else reads and decodes every document of the collection (a conditional write
 # by _id, or a claim looked up by its owner, cost O(collection)). Its handlers filter every row
 # the backend returns once more in Go, so any narrowing that keeps all matches is safe: the
-# patch narrows by a string or ObjectId _id among other fields too, and else by a string
-# compared with the field of a unique single-field index, through that index's expression.
+# patch narrows by a string or ObjectId _id (or a list of them in `$in`) among other fields
+# too, and else by a string compared with the field of a unique single-field index, through
+# that index's expression.
 # (A unique index on an array field would lose matches this way; the platform creates none.)
 _COLLECTION = "internal/backends/sqlite/collection.go"
 _BARE_ID_PUSHDOWN = """\tif params.Filter.Len() == 1 {
@@ -401,10 +402,14 @@ func pushdownEquality(meta *metadata.Collection, filter *types.Document) (string
 \t\tif key != "_id" {
 \t\t\tcontinue
 \t\t}
-\t\tswitch values[i].(type) {
+\t\tswitch v := values[i].(type) {
 \t\tcase string, types.ObjectID:
-\t\t\targ := string(must.NotFail(sjson.MarshalSingleValue(values[i])))
+\t\t\targ := string(must.NotFail(sjson.MarshalSingleValue(v)))
 \t\t\treturn fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn), []any{arg}
+\t\tcase *types.Document:
+\t\t\tif where, args := pushdownIDIn(v); where != "" {
+\t\t\t\treturn where, args
+\t\t\t}
 \t\t}
 \t}
 \tfor _, index := range meta.Settings.Indexes {
@@ -419,6 +424,26 @@ func pushdownEquality(meta *metadata.Collection, filter *types.Document) (string
 \t\t}
 \t}
 \treturn "", nil
+}
+
+// pushdownIDIn narrows `{_id: {$in: [...]}}` over strings and ObjectIDs to those ids.
+func pushdownIDIn(condition *types.Document) (string, []any) {
+\tv, _ := condition.Get("$in")
+\tin, ok := v.(*types.Array)
+\tif condition.Len() != 1 || !ok || in.Len() == 0 || in.Len() > 1000 {
+\t\treturn "", nil
+\t}
+\tplaceholders, args := make([]string, in.Len()), make([]any, in.Len())
+\tfor i := range in.Len() {
+\t\titem := must.NotFail(in.Get(i))
+\t\tswitch item.(type) {
+\t\tcase string, types.ObjectID:
+\t\t\tplaceholders[i], args[i] = "?", string(must.NotFail(sjson.MarshalSingleValue(item)))
+\t\tdefault:
+\t\t\treturn "", nil
+\t\t}
+\t}
+\treturn fmt.Sprintf(` WHERE %s IN (%s)`, metadata.IDColumn, strings.Join(placeholders, ", ")), args
 }
 
 """

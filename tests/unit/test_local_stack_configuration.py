@@ -59,7 +59,7 @@ def _ferretdb_source(source: Path) -> Path:
     return metadata
 
 
-def test_ferretdb_narrows_queries_by_an_id_among_other_fields_and_by_unique_fields(tmp_path: Path) -> None:
+def test_ferretdb_narrows_queries_by_ids_among_other_fields_and_by_unique_fields(tmp_path: Path) -> None:
     _ferretdb_source(tmp_path)
 
     stack.apply_ferretdb_patches(tmp_path)
@@ -69,6 +69,7 @@ def test_ferretdb_narrows_queries_by_an_id_among_other_fields_and_by_unique_fiel
     assert "whereClause, args = pushdownEquality(meta, params.Filter)" in patched
     assert "func pushdownEquality(" in patched
     assert "if !index.Unique || len(index.Key) != 1" in patched
+    assert "func pushdownIDIn(" in patched  # `{_id: {$in: [...]}}` too
 
 
 def test_ferretdb_looks_documents_up_by_id_with_the_expression_of_its_id_index(tmp_path: Path) -> None:
