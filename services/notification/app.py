@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
+from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.catalogue import (
     MATCHING_EVENTS,
@@ -25,6 +27,7 @@ from contracts.envelope import Envelope
 from contracts.profile import Channel, ProfileCreated, ProfileDeactivated, ProfileUpdated
 from contracts.topics import TopicSpec
 from services.notification.channels import build_adapters
+from services.notification.channels.base import ChannelAdapter
 from services.notification.contacts import Contacts
 from services.notification.delivery import SERVICE, Dispatcher
 from services.notification.rate_limit import TokenBucket
@@ -34,11 +37,14 @@ from services.notification.settings import NotificationSettings
 from services.notification.store import DeliveryLog, ensure_indexes
 from services.runtime.broker import subscribe
 from services.runtime.dead_letter import DLQ_HEADER_PREFIX
+from services.runtime.metrics import NO_METRICS, Metrics
+from services.runtime.mongo import Document
 from services.runtime.periodic import PeriodicTask
+from services.runtime.publishing import MessagePublisher
 from services.runtime.service import Runtime, ServiceDefinition
 from services.runtime.settings import settings_as
 
-__all__ = ["NotificationSettings", "build_router", "definition", "dispatcher_of"]
+__all__ = ["NotificationSettings", "build_router", "definition", "dispatcher_of", "new_dispatcher"]
 
 NOTIFIED_TOPICS = (MATCHING_EVENTS, SCHEDULING_EVENTS, RECOGNITION_EVENTS)
 
@@ -50,21 +56,32 @@ def dispatcher_of(runtime: Runtime) -> Dispatcher:
     if isinstance(existing, Dispatcher):
         return existing
     settings = settings_as(runtime.settings, NotificationSettings)
-    dispatcher = Dispatcher(
-        deliveries=DeliveryLog(runtime.db),
-        contacts=Contacts(runtime.db),
-        adapters=build_adapters(settings),
+    dispatcher = new_dispatcher(settings, runtime.db, runtime.publisher, runtime.metrics)
+    runtime.components["dispatcher"] = dispatcher
+    return dispatcher
+
+
+def new_dispatcher(
+    settings: NotificationSettings,
+    db: AsyncDatabase[Document],
+    publisher: MessagePublisher,
+    metrics: Metrics = NO_METRICS,
+    adapters: Mapping[Channel, ChannelAdapter] | None = None,
+) -> Dispatcher:
+    """A dispatcher on ``db`` with the channels the settings describe (or ``adapters``)."""
+    return Dispatcher(
+        deliveries=DeliveryLog(db),
+        contacts=Contacts(db),
+        adapters=build_adapters(settings) if adapters is None else adapters,
         renderer=Renderer(settings.links.app_url, settings.links.preferences_path),
-        publisher=runtime.publisher,
+        publisher=publisher,
         settings=settings,
         limits={
             channel: TokenBucket(settings.rate_limits_per_second.get(channel, 0.0), settings.rate_limit_burst)
             for channel in Channel
         },
-        metrics=runtime.metrics,
+        metrics=metrics,
     )
-    runtime.components["dispatcher"] = dispatcher
-    return dispatcher
 
 
 def replayed_notifications(headers: dict[str, Any]) -> list[str]:

@@ -23,7 +23,9 @@ The rule, per delivery (event, person, channel → one notification id):
    failed (not permanent), and an operator may replay it.
 
 Attempts made by the sweeps are claimed first (``attempts`` collection), so with several
-instances each attempt is made once.
+instances each attempt is made once. Every attempt is noted as under way (``in_flight``) before
+its delivery is marked ``sending`` and un-noted after its outcome is recorded, so the sweep
+finds cut-off attempts among those few entries rather than in the whole log.
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ class Dispatcher:
         """A person's profile arrived: send what waited for it."""
         for parked in await self.log.parked_for(person_id):
             await self.deliver([notice_from_doc(parked["notice"])], Cause.from_doc(parked["cause"]))
-            await self.log.unpark(parked["_id"])
+            await self.log.unpark(parked)
 
     async def deliver(self, notices: list[Notice], cause: Cause) -> None:
         wanted = {n.recipient_id for n in notices} | {p for n in notices for p in n.mentions}
@@ -222,8 +224,11 @@ class Dispatcher:
             record |= {"state": DeliveryState.SENDING, "attempts": 1, "attempt_started_at": now}
         else:
             record |= {"state": DeliveryState.DUE, "due_at": wait_until, "waiting_for": waiting_for}
+        stamp = await self.log.start_first_attempt(nid, now) if wait_until is None else None
         existing = await self.log.open(record)
         if existing is not None:
+            if stamp is not None:
+                await self.log.drop_in_flight(nid, stamp)  # a redelivered event: nothing new goes out
             await self._finish_publishing(existing)
             return
         if wait_until is not None:
@@ -242,6 +247,7 @@ class Dispatcher:
             provider_id = await self.adapters[channel].send(doc["_id"], doc["address"], doc["payload"])
         except DeliveryFailure as failure:
             await self._after_failure(doc, attempt, failure)
+            await self.log.attempt_over(doc["_id"], attempt)
             return
         event = NotificationDelivered.create(
             self._outcome(doc, attempt), source=SERVICE, event_id=deterministic_id("delivered", doc["_id"]),
@@ -260,6 +266,7 @@ class Dispatcher:
             # Well before the attempt would be taken for one cut off by a crash.
             patience=self.settings.in_doubt_after_seconds / 2,
         )
+        await self.log.attempt_over(doc["_id"], attempt)
         self.metrics.notification(channel.value, "delivered")
         await outbox.deliver(self.log.deliveries, doc["_id"], self.publisher, entries)
         # Named, not left to the consumed message's context: retries, deferred sends and
@@ -477,6 +484,7 @@ class Dispatcher:
             if started is not None and aware(started) < now - self._in_doubt_after:
                 await self._cut_off(doc, attempt)  # its claimer stopped before recording anything
             return False
+        await self.log.start_attempt(notification_id, attempt, now)
         await self.log.update(
             notification_id, {"state": DeliveryState.SENDING, "attempts": attempt, "attempt_started_at": now}
         )
@@ -490,10 +498,21 @@ class Dispatcher:
         return timedelta(seconds=self.settings.in_doubt_after_seconds)
 
     async def _resolve_cut_off(self, now: datetime) -> None:
-        for doc in await self.log.sending_before(now - self._in_doubt_after):
-            await self._cut_off(doc, doc["attempts"])
+        cutoff = now - self._in_doubt_after
+        for entry in await self.log.in_flight_since_before(cutoff):
+            doc = await self.log.get(entry["_id"])
+            if doc is None or doc["state"] != DeliveryState.SENDING:
+                # Its outcome was recorded (or its delivery never written) by a process that
+                # stopped before removing the entry.
+                await self.log.drop_in_flight(entry["_id"], entry["stamp"])
+            elif aware(doc["attempt_started_at"]) < cutoff:
+                await self._cut_off(doc, doc["attempts"])
 
     async def _cut_off(self, doc: Document, attempt: int) -> None:
+        await self._resolve_as_cut_off(doc, attempt)
+        await self.log.attempt_over(doc["_id"], attempt)
+
+    async def _resolve_as_cut_off(self, doc: Document, attempt: int) -> None:
         if self.settings.in_doubt_policy == "resend":
             await self.log.update(
                 doc["_id"], {"state": DeliveryState.DUE, "attempts": attempt, "waiting_for": "resend"}

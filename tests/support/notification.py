@@ -3,10 +3,11 @@ HTTP receiver for chat webhooks, seen from outside."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -15,9 +16,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.catalogue import NOTIFICATION_EVENTS, topic_of
 from contracts.envelope import Envelope
-from contracts.profile import ProfileCreated, ProfileSnapshot
+from contracts.profile import Channel, ProfileCreated, ProfileSnapshot
 from deploy.local.chat_receiver import ChatReceiver, running_receiver
-from services.notification.app import definition
+from services.notification.app import definition, new_dispatcher
+from services.notification.channels.base import ChannelAdapter
+from services.notification.channels.http import WebhookPoster
+from services.notification.channels.webhook import GenericWebhookAdapter
+from services.notification.delivery import Dispatcher
 from services.notification.settings import DeliveryRetry, NotificationSettings, SmtpSettings
 from services.runtime.mongo import Document
 from services.runtime.service import Runtime, running
@@ -45,6 +50,48 @@ def notification_settings(infra: Infrastructure, namespace: str, **changes: Any)
     return base.model_copy(update=fields | changes)
 
 
+class StalledWebhook(GenericWebhookAdapter):
+    """A webhook channel whose sends never finish: stop the task using it, and it is as if the
+    process had died in the middle of a send (the message never left)."""
+
+    def __init__(self) -> None:
+        super().__init__(WebhookPoster(timeout_seconds=1))
+
+    async def send(self, notification_id: str, address: str, payload: Mapping[str, Any]) -> str | None:
+        await asyncio.Event().wait()
+        raise AssertionError("a stalled send never finishes")
+
+
+def finished_delivery(n: int, now: datetime) -> Document:
+    """A delivery as the log keeps one once its message went out (rendered payload and cause
+    event included), about the size of a chat message."""
+    return {
+        "_id": f"finished-{n:07d}",
+        "recipient_id": f"P{n % 997:04d}",
+        "channel": "webhook",
+        "template": "match_proposed",
+        "priority": "normal",
+        "cause_event_id": f"cause-{n}",
+        "cause_type": "matching.match_proposed",
+        "correlation_id": f"cause-{n}",
+        "created_at": now - timedelta(hours=1),
+        "attempts": 1,
+        "max_attempts": 6,
+        "address": "http://127.0.0.1:9/hook",
+        "payload": {"template": "match_proposed", "text": "x" * 900, "data": {"match_id": str(n)}},
+        "cause": {"event_id": f"cause-{n}", "type": "matching.match_proposed", "value": "y" * 600},
+        "state": "sent",
+        "attempt_started_at": now - timedelta(hours=1),
+        "sent_at": now - timedelta(hours=1),
+    }
+
+
+async def fill_log(db: AsyncDatabase[Document], count: int, now: datetime) -> None:
+    docs = [finished_delivery(n, now) for n in range(count)]
+    for start in range(0, count, 500):
+        await db["deliveries"].insert_many(docs[start : start + 500])
+
+
 class Notification:
     """The running service, the people it knows, and where their messages land."""
 
@@ -61,6 +108,16 @@ class Notification:
 
     def address(self, person_id: str) -> str:
         return f"{person_id.lower()}.{self.namespace}@example.com"
+
+    def another_instance(
+        self,
+        db: AsyncDatabase[Document] | None = None,
+        adapters: Mapping[Channel, ChannelAdapter] | None = None,
+    ) -> Dispatcher:
+        """A second instance of the service's delivery logic on the same data (through ``db``,
+        another client's handle, when given), publishing through the running service."""
+        on = db if db is not None else self.db
+        return new_dispatcher(self.settings, on, self.runtime.publisher, adapters=adapters)
 
     def hook(self, person_id: str, channel: str) -> str:
         return f"/{self.namespace}/{person_id}/{channel}"
