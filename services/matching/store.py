@@ -98,21 +98,26 @@ class MatchingStore:
         """The mentee's request for this programme and form, created on first sight; it keeps
         the correlation id of the chain that opened it, so everything it leads to traces back.
         A closed request opens again (as a new attempt) only when someone asks anew."""
-        with contextlib.suppress(DuplicateKeyError):  # opened before: keep it as it is
-            await self.requests.insert_one(
-                {
-                    "_id": request_id,
-                    "mentee_id": mentee_id,
-                    "programme_id": programme_id,
-                    "kind": kind,
-                    "state": "open",
-                    "attempt": 1,
-                    "declined": [],
-                    "opened_at": datetime.now(UTC),
-                    "correlation_id": correlation_id,
-                    OUTBOX_FIELD: [],
-                }
-            )
+        now = datetime.now(UTC)
+        opened = {
+            "_id": request_id,
+            "mentee_id": mentee_id,
+            "programme_id": programme_id,
+            "kind": kind,
+            "state": "open",
+            "attempt": 1,
+            "declined": [],
+            # As the store keeps it (milliseconds), so the request reads the same either way.
+            "opened_at": now.replace(microsecond=now.microsecond // 1000 * 1000),
+            "correlation_id": correlation_id,
+            OUTBOX_FIELD: [],
+        }
+        try:
+            await self.requests.insert_one(opened)
+        except DuplicateKeyError:
+            pass  # opened before: keep it as it is, and read it below
+        else:
+            return opened  # just written: nothing to read back
         if reopen_closed:
             await self.requests.update_one(
                 {"_id": request_id, "state": "closed"},
