@@ -214,7 +214,11 @@ class Matcher:
             pool.held[mentor_id] -= 1
         for ranked in ranking:
             mentor = ranked.mentor
-            if pool.held[mentor.person_id] >= mentor.mentor_capacity:
+            # The instance's own counts include seats its other messages took since this pool
+            # was read; a seat given back since then moves the counter the waitlist's second
+            # look compares, so skipping a mentor they show full never strands a request.
+            held = max(pool.held[mentor.person_id], self.store.hints.count(mentor.person_id))
+            if held >= mentor.mentor_capacity:
                 continue
             if (
                 not checked
