@@ -227,7 +227,7 @@ class Matcher:
             ):
                 fresh = await self.pool(fresh=True)
                 return await self._seat_best(request, fresh, programme, cause, checked=True)
-            if await self.store.take_seat(mentor.person_id, mentor.mentor_capacity, owner):
+            if await self.store.take_seat(mentor.person_id, mentor.mentor_capacity, owner, trust_counts=True):
                 pool.held[mentor.person_id] += 1
                 await self.announce_proposal(request, mentor.person_id, ranked.score, programme, cause)
                 return True

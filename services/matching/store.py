@@ -15,9 +15,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +57,7 @@ class MatchingStore:
         self.signals = CapacitySignals(db["signals"])
         # This instance's seat counts between messages; see ``capacity``.
         self.hints = SeatHints(self.seats_held, self.signals)
+        self._turns: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def remember(self, snapshot: ProfileSnapshot) -> bool:
         """Keep the newest snapshot of a person; True while this one is the newest we know
@@ -188,26 +190,35 @@ class MatchingStore:
         """Count a mentor offering capacity, before the waitlist is read for them."""
         return await self.signals.advance("offered")
 
-    async def take_seat(self, mentor_id: str, capacity: int, owner: str) -> bool:
+    async def take_seat(
+        self, mentor_id: str, capacity: int, owner: str, *, trust_counts: bool = False
+    ) -> bool:
         """Claim one of the mentor's seats, then count them: a mentor who lowered their capacity
         may still hold seats above it, and those count too. When the count is over, the claim
         is given back; of two replicas racing for the last seat, each counts after its own
-        insert, so at worst both back off, never both stay."""
-        key = await claim_one_of(
-            self.seats, mentor_id, capacity, owner, first_slot=self.hints.count(mentor_id)
-        )
-        if key is None:
+        insert, so at worst both back off, never both stay.
+
+        Within an instance, claims on one mentor take turns: messages handled side by side
+        would otherwise race for the same free seat, and the losers meet every taken seat one
+        by one. With ``trust_counts``, a mentor this instance counts as full is not tried."""
+        async with self._turns[mentor_id]:
+            if trust_counts and self.hints.count(mentor_id) >= capacity:
+                return False
+            key = await claim_one_of(
+                self.seats, mentor_id, capacity, owner, first_slot=self.hints.count(mentor_id)
+            )
+            if key is None:
+                self.hints.full(mentor_id, capacity)
+                return False
+            keys = [f"{mentor_id}:{slot}" for slot in range(SEAT_SLOTS_SEEN)]
+            if await self.seats.count_documents({"_id": {"$in": keys}}) <= capacity:
+                self.hints.took(mentor_id)
+                return True
+            # Another replica racing for the same last seat may have backed off because of
+            # this claim: the release is counted, so its request's second look sees it.
+            await self._give_back(key, owner)
             self.hints.full(mentor_id, capacity)
             return False
-        keys = [f"{mentor_id}:{slot}" for slot in range(SEAT_SLOTS_SEEN)]
-        if await self.seats.count_documents({"_id": {"$in": keys}}) <= capacity:
-            self.hints.took(mentor_id)
-            return True
-        # Another replica racing for the same last seat may have backed off because of this
-        # claim: the release is counted, so its request's second look sees capacity moved.
-        await self._give_back(key, owner)
-        self.hints.full(mentor_id, capacity)
-        return False
 
     async def record_proposal(self, match: Document, message: Envelope) -> list[Document]:
         """Insert the match with its outgoing event (once); returns the entries to deliver."""
