@@ -29,6 +29,7 @@ from contracts.programmes import Programme
 from services.matching import cores
 from services.matching.assignment import Edge, EdgeTable
 from services.matching.candidates import Candidate
+from services.matching.pair_kernels import KEY_BITS, Columns, score_pairs, weigh_mentees
 from services.matching.pairwise import (
     DECIMALS,
     Bools,
@@ -37,7 +38,6 @@ from services.matching.pairwise import (
     build_round,
     distinct,
     places,
-    score_pairs,
 )
 from services.matching.pricing import Offers, auction
 from services.matching.retrieval import candidate_pairs
@@ -256,10 +256,13 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
     exhaustive = mentees * mentors <= EXHAUSTIVE_PAIRS or mentors <= per_mentee
     bounds = np.linspace(0, mentees, cores.WORKERS + 1).astype(np.int64)
 
+    columns = Columns.of(round_)
+
     def split(group: list[tuple[Ints, Ints]]) -> list[Ints]:
-        """A group of batches' pair keys by range of mentees."""
+        """A group of batches' pair keys (as ``weigh_mentees`` takes them) by range of mentees."""
         e = np.concatenate([batch[0] for batch in group])
-        keys, part = e * mentors + np.concatenate([batch[1] for batch in group]), np.zeros(len(e), np.int8)
+        keys = (e << KEY_BITS) | np.concatenate([batch[1] for batch in group])
+        part = np.zeros(len(e), np.int8)
         for bound in bounds[1:-1]:
             part += e >= bound
         return [keys[part == at] for at in range(len(bounds) - 1)]
@@ -275,12 +278,14 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
         low, high = rows
         if exhaustive:
             unique = np.arange(low * mentors, high * mentors, dtype=np.int64)
+            e, m = unique // mentors, unique % mentors
+            score, eligible = score_pairs(round_, columns, e, m, threads=False)
+            e, m, score = e[eligible], m[eligible], score[eligible]
         else:
             at = int(np.searchsorted(bounds, low))
-            unique = distinct(np.concatenate([keys[at] for keys in batches]))
-        e, m = unique // mentors, unique % mentors
-        score, eligible = score_pairs(round_, e, m, threads=False)
-        e, m, score = e[eligible], m[eligible], score[eligible]
+            e, m, score = weigh_mentees(
+                round_, columns, np.concatenate([keys[at] for keys in batches]), low, high
+            )
         if not pool:
             nothing = np.zeros(0, dtype=np.int64)
             return _Part(e, m, score, nothing.astype(np.uint8), nothing.astype(np.bool_), nothing)
