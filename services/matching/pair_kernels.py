@@ -44,6 +44,7 @@ from services.matching.pairwise import (
     Bools,
     Ints,
     Round,
+    Side,
     _banned_pairs,
     _measure_off_grid,
     _slice,
@@ -58,8 +59,15 @@ KEY_BITS = 21
 _KEY_MASK = (1 << KEY_BITS) - 1
 _KNOWN = HAS_LEVEL | HAS_AVAILABILITY | HAS_LANGUAGES | HAS_TEAM
 _SLOT_CAP = -(-TARGET_OVERLAP_MINUTES // SLOT_MINUTES)
-# Pairs per call of ``score_many`` on a thread: large enough that calls cost nothing.
+# Pairs per call of ``_score_in_order`` on a thread: large enough that calls cost nothing.
 CHUNK = 1 << 18
+# Pairs scored together per mentor of the round, at most, in ``weigh_mentees``: the more,
+# the fewer times each mentor's record is fetched, until a block's mentees (a few hundred
+# bytes each) no longer stay in the processor's cache.
+BLOCK_MENTORS = 16
+# Up to this many mentors, their records (128 bytes each) stay in the processor's cache
+# whatever the order, and pairs are scored in key order.
+MENTORS_IN_CACHE = 4096
 _M1 = np.uint64(0x5555555555555555)
 _M2 = np.uint64(0x3333333333333333)
 _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
@@ -84,9 +92,12 @@ def inlined(function: F) -> F:
 
 @dataclass(frozen=True)
 class Columns:
-    """A round's columns laid out for the loops: per row, contiguous (a pair reads one row
-    of each side), and skill coverage always present (empty without a table) so that every
-    round compiles to the same machine code."""
+    """A round's columns laid out for the loops: each person's as one record of words, read
+    as integers, floats or bits through three views of it (a round's pairs reach people all
+    over, and a cache line missed costs more than scoring: a mentor's record is two lines),
+    and mentors' skill codes mentor by mentor (a mentee's goals lie close in term order).
+    Skill coverage is always present (empty without a table), so that every round compiles
+    to the same machine code."""
 
     arrays: tuple[Any, ...]
 
@@ -94,45 +105,32 @@ class Columns:
     def of(round_: Round) -> Columns:
         mentees, mentors, skills, tables = round_.mentees, round_.mentors, round_.skills, round_.tables
         coverage = round_.coverage
-        empty = np.zeros(0, dtype=np.int64)
-        width = max(1, skills.goals.shape[0])
+        count = len(mentors.person)
+        codes = skills.codes.reshape(-1, count).T
+        codes = np.ascontiguousarray(codes if codes.dtype == np.uint8 else codes.astype(np.int64))
         if coverage is not None:
-            base, starts, steps, millionths = (
-                coverage.base,
-                _rows(coverage.starts.astype(np.int64), len(mentees.person)),
-                coverage.steps.astype(np.int64),
-                # Half the bytes of int64: the table is looked up at random, once per pair.
-                coverage.millionths.astype(np.int32),
-            )
+            base, steps = coverage.base, coverage.steps.astype(np.int64)
+            # Half the bytes of int64: the table is looked up at random, once per pair.
+            millionths = coverage.millionths.astype(np.int32)
         else:
-            base, starts, steps = empty, np.zeros((0, width), np.int64), empty
+            base, steps = np.zeros(len(mentees.person), np.int64), np.zeros(0, np.int64)
             millionths = np.zeros(0, dtype=np.int32)
+        goals = (skills.goals, skills.term_count, skills.goal_count, base)
+        mentee_record = _record(mentees, *goals)
+        mentor_record = _record(mentors, None, None, None, None)
         return Columns(
             (
-                mentees.person,
-                mentees.flags,
-                mentees.level,
-                mentees.offset,
-                mentees.team,
-                mentees.max_gap,
-                _rows(mentees.languages, len(mentees.person)),
-                _rows(mentees.slots, len(mentees.person)),
-                mentors.person,
-                mentors.flags,
-                mentors.level,
-                mentors.offset,
-                mentors.team,
-                mentors.max_gap,
-                _rows(mentors.languages, len(mentors.person)),
-                _rows(mentors.slots, len(mentors.person)),
-                _rows(skills.goals.astype(np.int64), len(mentees.person)),
-                skills.goal_count.astype(np.int64),
-                skills.term_count.astype(np.int64),
-                skills.codes.astype(np.int64) if skills.codes.dtype != np.uint8 else skills.codes,
+                mentee_record,
+                mentee_record.view(np.float64),
+                mentee_record.view(np.uint64),
+                mentor_record,
+                mentor_record.view(np.float64),
+                mentor_record.view(np.uint64),
+                mentees.languages.shape[0],
+                mentees.slots.shape[0],
+                codes,
                 skills.weights,
                 coverage is not None,
-                base,
-                starts,
                 steps,
                 millionths,
                 float(round_.shares[0]),
@@ -143,17 +141,40 @@ class Columns:
         )
 
 
-def _rows(columns: np.ndarray[Any, Any], rows: int) -> np.ndarray[Any, Any]:
-    """(fields, rows) as contiguous (rows, fields)."""
-    return np.ascontiguousarray(columns.reshape(-1, rows).T)
+# Words of a record (``Columns``); then the person's languages' words, its slots' words
+# and, for a mentee, its goals as terms.
+_PERSON, _FLAGS, _LEVEL, _TEAM, _OFFSET, _MAX_GAP, _BASE, _TERMS, _GOALS, _LANGUAGES = range(10)
+
+
+def _record(
+    side: Side, goals: Ints | None, terms: Ints | None, count: Ints | None, base: Ints | None
+) -> Ints:
+    rows = len(side.person)
+    languages, slots = side.languages.shape[0], side.slots.shape[0]
+    width = _LANGUAGES + languages + slots + (0 if goals is None else goals.shape[0])
+    record = np.zeros((rows, -(-width // 8) * 8), dtype=np.int64)  # whole cache lines
+    record[:, _PERSON] = side.person
+    record[:, _FLAGS] = side.flags
+    record[:, _LEVEL] = side.level
+    record[:, _TEAM] = side.team
+    record.view(np.float64)[:, _OFFSET] = side.offset
+    record.view(np.float64)[:, _MAX_GAP] = side.max_gap
+    bits = record.view(np.uint64)
+    bits[:, _LANGUAGES : _LANGUAGES + languages] = side.languages.T
+    bits[:, _LANGUAGES + languages : _LANGUAGES + languages + slots] = side.slots.T
+    if goals is not None and terms is not None and count is not None and base is not None:
+        record[:, _BASE], record[:, _TERMS], record[:, _GOALS] = base, terms, count
+        record[:, _LANGUAGES + languages + slots : width] = goals.T
+    return record
 
 
 @inlined
-def _shared_slots(mine: Any, e: int, theirs: Any, m: int) -> int:  # pragma: no cover - compiled
-    """Half-hour slots both rows touch. (Rows are read in place: a view of each row per
-    pair costs more, in reference counts, than the count itself.)"""
+def _shared_slots(mine: Any, e: int, theirs: Any, m: int, first: int, words: int) -> int:  # pragma: no cover
+    """Half-hour slots both touch: ``words`` words from word ``first`` of each record.
+    (Read in place: a view of each row per pair costs more, in reference counts, than the
+    count itself.)"""
     count = 0
-    for word in range(mine.shape[1]):
+    for word in range(first, first + words):
         x = mine[e, word] & theirs[m, word]
         # Bits set, by halving sums (LLVM turns this into the processor's popcount).
         x = x - ((x >> _ONE) & _M1)
@@ -163,38 +184,26 @@ def _shared_slots(mine: Any, e: int, theirs: Any, m: int) -> int:  # pragma: no 
     return count
 
 
-@inlined
-def _score_row(
-    columns: Any, e: int, row_m: Any, totals: Any, eligible: Any, redo: Any
+@compiled
+def _score_in_order(
+    columns: Any, pair_e: Any, pair_m: Any, order: Any, totals: Any, eligible: Any, redo: Any
 ) -> None:  # pragma: no cover - compiled
-    """For mentee ``e`` and each of the mentors ``row_m``: the total in millionths, whether
-    eligible, and whether to redo it in ``pairwise``, as ``pairwise._slice`` computes them.
-    The mentee's side is read once; the loop reads the mentors'."""
+    """For each pair, visited in ``order`` (places in ``pair_e`` and ``pair_m``): the total
+    in millionths, whether eligible, and whether to redo it in ``pairwise``, as
+    ``pairwise._slice`` computes them. The columns are unpacked once, out of the loop:
+    unpacked per pair, their reference counts would cost more than the score."""
     (
-        e_person,
-        e_flags,
-        e_level,
-        e_offset,
-        e_team,
-        e_max_gap,
-        e_languages,
-        e_slots,
-        m_person,
-        m_flags,
-        m_level,
-        m_offset,
-        m_team,
-        m_max_gap,
-        m_languages,
-        m_slots,
-        goals,
-        goal_count,
-        term_count,
+        mentee,
+        mentee_floats,
+        mentee_bits,
+        mentor,
+        mentor_floats,
+        mentor_bits,
+        languages,
+        slot_words,
         codes,
         weights,
         has_coverage,
-        base,
-        starts,
         steps,
         millionths,
         share,
@@ -202,39 +211,36 @@ def _score_row(
         high,
         criteria,
     ) = columns
-    mentors = len(m_person)
-    person = e_person[e]
-    mine = np.int64(e_flags[e])
-    team = e_team[e]
-    offset = e_offset[e]
-    max_gap = e_max_gap[e]
-    level = e_level[e]
-    terms = term_count[e]
-    count = goal_count[e]
-    first = base[e] if has_coverage else 0
-    for at in range(len(row_m)):
-        m = row_m[at]
-        theirs = np.int64(m_flags[m])
+    slots_at = _LANGUAGES + languages
+    goals_at = slots_at + slot_words
+    for at in order:
+        e = pair_e[at]
+        m = pair_m[at]
+        mine = mentee[e, _FLAGS]
+        team = mentee[e, _TEAM]
+        theirs = mentor[m, _FLAGS]
         both = mine & theirs
-        other_team = m_team[m]
+        other_team = mentor[m, _TEAM]
 
-        ok = person != m_person[m]
+        ok = mentee[e, _PERSON] != mentor[m, _PERSON]
         ok = ok and ((theirs & EXTERNAL) == 0 or (mine & ACCEPTS_EXTERNAL) != 0)
         ok = ok and (team < 0 or team != other_team or (both & SAME_TEAM_ALLOWED) != 0)
-        gap = abs(offset - m_offset[m])
-        ok = ok and not (gap > min(max_gap, m_max_gap[m]))
+        gap = abs(mentee_floats[e, _OFFSET] - mentor_floats[m, _OFFSET])
+        ok = ok and not (gap > min(mentee_floats[e, _MAX_GAP], mentor_floats[m, _MAX_GAP]))
 
         again = (both & HAS_AVAILABILITY) != 0 and (both & ON_GRID) == 0
+        terms = mentee[e, _TERMS]
         if has_coverage:
-            index = first
+            index = mentee[e, _BASE]
             for column in range(terms):
-                index += steps[column] * np.int64(codes[starts[e, column] + m])
+                index += steps[column] * np.int64(codes[m, mentee[e, goals_at + column]])
             total = np.int64(millionths[index])
         else:
             # 0.0 plus each covered goal's weight in goal order, as ``_skill_millionths`` adds.
             covered = 0.0
             for column in range(terms):
-                covered += weights[codes[goals[e, column] * mentors + m]]
+                covered += weights[codes[m, mentee[e, goals_at + column]]]
+            count = mentee[e, _GOALS]
             value = covered / count if count > 0 else NEUTRAL
             scaled = (share * value) * 1_000_000
             rounded = np.rint(scaled)
@@ -242,12 +248,12 @@ def _score_row(
                 again = True
             total = np.int64(rounded)
 
-        slots = min(_shared_slots(e_slots, e, m_slots, m), _SLOT_CAP)
+        slots = min(_shared_slots(mentee_bits, e, mentor_bits, m, slots_at, slot_words), _SLOT_CAP)
         spoken = False
-        for word in range(e_languages.shape[1]):
-            if (e_languages[e, word] & m_languages[m, word]) != 0:
+        for word in range(_LANGUAGES, slots_at):
+            if (mentee_bits[e, word] & mentor_bits[m, word]) != 0:
                 spoken = True
-        level_gap = m_level[m] - level
+        level_gap = mentor[m, _LEVEL] - mentee[e, _LEVEL]
         distance = min(max(max(low - level_gap, level_gap - high), 0), 3)
         index = (
             np.int64(team != other_team)
@@ -259,27 +265,6 @@ def _score_row(
         totals[at] = total + criteria[index]
         eligible[at] = ok
         redo[at] = again
-
-
-@compiled
-def _score_many(
-    columns: Any, pair_e: Any, pair_m: Any, totals: Any, eligible: Any, redo: Any
-) -> None:  # pragma: no cover - compiled
-    """``_score_row`` over each run of pairs with the same mentee."""
-    start = 0
-    while start < len(pair_e):
-        end = start + 1
-        while end < len(pair_e) and pair_e[end] == pair_e[start]:
-            end += 1
-        _score_row(
-            columns,
-            pair_e[start],
-            pair_m[start:end],
-            totals[start:end],
-            eligible[start:end],
-            redo[start:end],
-        )
-        start = end
 
 
 @inlined
@@ -299,14 +284,19 @@ def _weigh_mentees(columns: Any, keys: Any, low: int, high: int, banned: Any) ->
     mentee row × mentors + mentor row), in key order: mentee, mentor and score columns, and
     the places of the pairs to redo.
 
-    A counting sort by mentee; each mentee's mentors then set bits in a bitmap of mentors,
-    which read in order are its distinct mentors, sorted; then all are scored together."""
-    mentors = len(columns[8])
+    A counting sort by mentee; then, mentee by mentee, its mentors set bits in a bitmap of
+    mentors, which read in order are its distinct mentors, sorted. Mentees are taken in
+    blocks of about ``BLOCK_MENTORS`` pairs per mentor of the round, whose pairs are scored
+    mentor by mentor when there are more than ``MENTORS_IN_CACHE``: a mentor's record is
+    then fetched from memory once per block, not once per pair."""
+    mentors = len(columns[3])
     rows = high - low
     starts = np.zeros(rows + 1, dtype=np.int64)
     for key in keys:
         starts[(key >> KEY_BITS) - low + 1] += 1
+    widest = 0
     for row in range(rows):
+        widest = max(widest, starts[row + 1])
         starts[row + 1] += starts[row]
     by_mentee = np.empty(len(keys), dtype=np.int32)
     filled = starts[:-1].copy()
@@ -315,45 +305,67 @@ def _weigh_mentees(columns: Any, keys: Any, low: int, high: int, banned: Any) ->
         by_mentee[filled[row]] = key & _KEY_MASK
         filled[row] += 1
     bitmap = np.zeros((mentors + 63) // 64, dtype=np.uint64)
-    pair_e = np.empty(len(keys), dtype=np.int64)
-    pair_m = np.empty(len(keys), dtype=np.int64)
-    count = 0
-    for row in range(rows):
-        for at in range(starts[row], starts[row + 1]):
-            m = by_mentee[at]
-            bitmap[m >> 6] |= _ONE << np.uint64(m & 63)
-        for word in range(len(bitmap)):
-            bits = bitmap[word]
-            if bits == 0:
-                continue
-            bitmap[word] = 0
-            while bits != 0:
-                pair_e[count] = low + row
-                pair_m[count] = word * 64 + _lowest_bit(bits)
-                count += 1
-                bits &= bits - _ONE
-    pair_e, pair_m = pair_e[:count], pair_m[:count]
-    totals = np.empty(count, dtype=np.int64)
-    eligible = np.empty(count, dtype=np.bool_)
-    redo = np.empty(count, dtype=np.bool_)
-    _score_many(columns, pair_e, pair_m, totals, eligible, redo)
-    # Keep the eligible and not banned, moved down in place.
-    again = np.empty(count, dtype=np.int64)
+    block = BLOCK_MENTORS * mentors
+    pair_e = np.empty(block + widest, dtype=np.int64)
+    pair_m = np.empty(block + widest, dtype=np.int64)
+    totals = np.empty(block + widest, dtype=np.int64)
+    eligible = np.empty(block + widest, dtype=np.bool_)
+    redo = np.empty(block + widest, dtype=np.bool_)
+    order = np.empty(block + widest, dtype=np.int64)
+    per_mentor = np.empty(mentors + 1, dtype=np.int64)
+    # Room for all the keys, so never short; filled only as far as pairs are kept.
+    out_e = np.empty(len(keys), dtype=np.int64)
+    out_m = np.empty(len(keys), dtype=np.int64)
+    out_total = np.empty(len(keys), dtype=np.int64)
+    again = np.empty(len(keys), dtype=np.int64)
     kept = 0
     redone = 0
     next_banned = np.searchsorted(banned, low * mentors)
-    for at in range(count):
-        key = pair_e[at] * mentors + pair_m[at]
-        while next_banned < len(banned) and banned[next_banned] < key:
-            next_banned += 1
-        if not eligible[at] or (next_banned < len(banned) and banned[next_banned] == key):
-            continue
-        pair_e[kept], pair_m[kept], totals[kept] = pair_e[at], pair_m[at], totals[at]
-        if redo[at]:
-            again[redone] = kept
-            redone += 1
-        kept += 1
-    return pair_e[:kept], pair_m[:kept], totals[:kept], again[:redone]
+    row = 0
+    while row < rows:
+        count = 0
+        while row < rows and count < block:
+            for at in range(starts[row], starts[row + 1]):
+                m = by_mentee[at]
+                bitmap[m >> 6] |= _ONE << np.uint64(m & 63)
+            for word in range(len(bitmap)):
+                bits = bitmap[word]
+                if bits == 0:
+                    continue
+                bitmap[word] = 0
+                while bits != 0:
+                    pair_e[count] = low + row
+                    pair_m[count] = word * 64 + _lowest_bit(bits)
+                    count += 1
+                    bits &= bits - _ONE
+            row += 1
+        if mentors <= MENTORS_IN_CACHE:
+            for at in range(count):
+                order[at] = at
+        else:
+            # The block's pairs by mentor (a counting sort), scored in that order.
+            per_mentor[:] = 0
+            for at in range(count):
+                per_mentor[pair_m[at] + 1] += 1
+            for m in range(mentors):
+                per_mentor[m + 1] += per_mentor[m]
+            for at in range(count):
+                m = pair_m[at]
+                order[per_mentor[m]] = at
+                per_mentor[m] += 1
+        _score_in_order(columns, pair_e, pair_m, order[:count], totals, eligible, redo)
+        for at in range(count):
+            key = pair_e[at] * mentors + pair_m[at]
+            while next_banned < len(banned) and banned[next_banned] < key:
+                next_banned += 1
+            if not eligible[at] or (next_banned < len(banned) and banned[next_banned] == key):
+                continue
+            out_e[kept], out_m[kept], out_total[kept] = pair_e[at], pair_m[at], totals[at]
+            if redo[at]:
+                again[redone] = kept
+                redone += 1
+            kept += 1
+    return out_e[:kept], out_m[:kept], out_total[:kept], again[:redone]
 
 
 def _redo(round_: Round, e: Ints, m: Ints, total: Ints, places: Ints) -> None:
@@ -377,7 +389,8 @@ def score_pairs(
 
     def chunk(start: int) -> None:
         part = slice(start, start + CHUNK)
-        _score_many(columns.arrays, e[part], m[part], total[part], eligible[part], redo[part])
+        order = np.arange(len(e[part]), dtype=np.int64)
+        _score_in_order(columns.arrays, e[part], m[part], order, total[part], eligible[part], redo[part])
 
     chunks = range(0, len(e), CHUNK)
     if threads:

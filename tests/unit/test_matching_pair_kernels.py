@@ -1,0 +1,125 @@
+"""The compiled pair loops give pairwise's totals and verdicts to the last bit, and keep
+working where numba cannot cache what it compiles."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.matching import pair_kernels, pairwise
+from services.matching.pair_kernels import KEY_BITS, Columns, weigh_mentees
+from services.matching.pairwise import Round, build_round
+from services.matching.scoring import ineligibility, score
+from tests.support.population import organisation
+from tests.unit.test_matching_shortlist import CAREER, Round_, rounds
+
+
+def _built(round_: Round_) -> tuple[Round, Round_] | None:
+    mentees, mentors, programme, managers, declined = round_
+    active = [m for m in mentees if m.active]
+    able = [m for m in mentors if m.mentor]
+    if not active or not able:
+        return None
+    built = build_round(active, able, programme, managers=managers, declined=declined)
+    return built, (active, able, programme, managers, declined)
+
+
+@settings(max_examples=40, deadline=None)
+@given(round_=rounds())
+def test_compiled_scores_and_verdicts_are_the_numpy_ones_and_the_scalar_ones_for_every_pair(
+    round_: Round_,
+) -> None:
+    built = _built(round_)
+    if built is None:
+        return
+    columns, (active, able, programme, managers, declined) = built
+    e = np.repeat(np.arange(len(active)), len(able))
+    m = np.tile(np.arange(len(able)), len(active))
+    for looked_up in (columns, replace(columns, coverage=None)):
+        expected, expected_ok = pairwise.score_pairs(looked_up, e, m)
+        found, ok = pair_kernels.score_pairs(looked_up, Columns.of(looked_up), e, m)
+        assert found.tolist() == expected.tolist()
+        assert ok.tolist() == expected_ok.tolist()
+        for i, j, total, allowed in zip(e.tolist(), m.tolist(), found.tolist(), ok.tolist(), strict=True):
+            assert allowed == (
+                ineligibility(able[j], active[i], managers=managers, declined=declined) is None
+            )
+            assert total / 1_000_000 == score(able[j], active[i], programme).total
+
+
+@settings(max_examples=40, deadline=None)
+@given(round_=rounds(), data=st.data())
+def test_weighing_repeated_candidate_keys_keeps_each_eligible_pair_once_in_order_with_its_score(
+    round_: Round_, data: st.DataObject
+) -> None:
+    built = _built(round_)
+    if built is None:
+        return
+    columns, (active, able, *_) = built
+    low = data.draw(st.integers(0, len(active) - 1))
+    high = data.draw(st.integers(low + 1, len(active)))
+    pairs = data.draw(
+        st.lists(st.tuples(st.integers(low, high - 1), st.integers(0, len(able) - 1)), max_size=60)
+    )
+    e = np.array([p[0] for p in pairs], dtype=np.int64)
+    m = np.array([p[1] for p in pairs], dtype=np.int64)
+    for looked_up in (columns, replace(columns, coverage=None)):
+        keys = pairwise.distinct(e * len(able) + m)
+        ue, um = keys // len(able), keys % len(able)
+        expected, ok = pairwise.score_pairs(looked_up, ue, um)
+        found = weigh_mentees(looked_up, Columns.of(looked_up), (e << KEY_BITS) | m, low, high)
+        assert [x.tolist() for x in found] == [ue[ok].tolist(), um[ok].tolist(), expected[ok].tolist()]
+
+
+def test_a_generated_organisations_candidate_pairs_weigh_as_pairwise_scores_them() -> None:
+    org = organisation(600, 150, capacity=4)
+    mentors = sorted(org.mentors, key=lambda p: p.person_id)
+    round_ = build_round(org.mentees, mentors, CAREER, managers=org.managers, declined=org.declined)
+    rng = np.random.default_rng(5)
+    e = rng.integers(100, 500, 40_000)
+    m = rng.integers(0, len(mentors), 40_000)
+    keys = pairwise.distinct(e * len(mentors) + m)
+    ue, um = keys // len(mentors), keys % len(mentors)
+    expected, ok = pairwise.score_pairs(round_, ue, um)
+    assert 0 < ok.sum() < len(ok)  # some pairs ruled out, many not
+    found = weigh_mentees(round_, Columns.of(round_), (e << KEY_BITS) | m, 100, 500)
+    assert [x.tolist() for x in found] == [ue[ok].tolist(), um[ok].tolist(), expected[ok].tolist()]
+
+
+# Every place numba could cache compiled code in made unwritable, as on a read-only install
+# run by a user without a home directory: numba then refuses caching when the loops are
+# declared, so they must be declared without it and still score.
+_READ_ONLY = """
+from numba.core import caching
+
+def unwritable(self):
+    raise PermissionError("read-only file system")
+
+caching._CacheLocator.ensure_cache_path = unwritable
+import numpy as np
+from contracts.programmes import DEFAULT_PROGRAMMES
+from services.matching import pair_kernels, pairwise
+from tests.support.population import organisation
+
+org = organisation(200, 50)
+round_ = pairwise.build_round(
+    org.mentees, org.mentors, DEFAULT_PROGRAMMES[0], managers=org.managers, declined=org.declined
+)
+e, m = np.repeat(np.arange(200), 50), np.tile(np.arange(50), 200)
+compiled = pair_kernels.score_pairs(round_, pair_kernels.Columns.of(round_), e, m)
+same = all(np.array_equal(a, b) for a, b in zip(compiled, pairwise.score_pairs(round_, e, m)))
+print(pair_kernels._score_in_order._cache.__class__.__name__, same)
+"""
+
+
+def test_the_loops_compile_and_score_where_no_cache_directory_can_be_written() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_ONLY], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "NullCache True"
