@@ -26,6 +26,7 @@ from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
 
 from contracts.profile import MatchingPreferences
 from contracts.programmes import DEFAULT_PROGRAMMES
@@ -368,6 +369,86 @@ def _weigh_mentees(columns: Any, keys: Any, low: int, high: int, banned: Any) ->
     return out_e[:kept], out_m[:kept], out_total[:kept], again[:redone]
 
 
+@compiled
+def _pool_marks(
+    e: Any, m: Any, score: Any, mentors: int, keep: int, bits: int, buckets: int, ceiling: int
+) -> Any:  # pragma: no cover - compiled
+    """``pool_marks``, with ``e`` in order."""
+    bucket = np.empty(len(e), dtype=np.uint8)
+    among = np.empty(len(e), dtype=np.bool_)
+    by_mentor = np.zeros((mentors, buckets), dtype=np.int64)
+    mine = np.zeros(buckets, dtype=np.int64)
+    start = 0
+    while start < len(e):
+        end = start
+        while end < len(e) and e[end] == e[start]:
+            value = min(max(score[end], 0), ceiling)
+            b = buckets - 1 - (value >> bits)
+            bucket[end] = b
+            mine[b] += 1
+            by_mentor[m[end], b] += 1
+            end += 1
+        cut = buckets - 1
+        reached = 0
+        for b in range(buckets):
+            reached += mine[b]
+            if reached >= keep:
+                cut = b
+                break
+        for at in range(start, end):
+            among[at] = bucket[at] <= cut
+        mine[:] = 0
+        start = end
+    return bucket, among, by_mentor
+
+
+def pool_marks(
+    e: Ints, m: Ints, score: Ints, mentors: int, *, keep: int, bits: int, buckets: int, ceiling: int
+) -> tuple[NDArray[np.uint8], Bools, Ints]:
+    """Scores in buckets of ``1 << bits`` millionths, best first (``ceiling`` and above in
+    bucket 0, 0 and below in the last): each pair's bucket, whether it is among its mentee's
+    ``keep`` best (ties to within a bucket stay), and each mentor's pairs per bucket. The
+    pairs are in mentee order."""
+    marks: tuple[NDArray[np.uint8], Bools, Ints] = _pool_marks(
+        e, m, score, mentors, keep, bits, buckets, ceiling
+    )
+    return marks
+
+
+@compiled
+def _among_best(
+    owner: Any, score: Any, owners: int, keep: int, bits: int, buckets: int, ceiling: int
+) -> Any:  # pragma: no cover - compiled
+    """``among_best``: two passes, one counting and one marking."""
+    counts = np.zeros((owners, buckets), dtype=np.int64)
+    bucket = np.empty(len(owner), dtype=np.uint8)
+    for at in range(len(owner)):
+        b = buckets - 1 - (min(max(score[at], 0), ceiling) >> bits)
+        bucket[at] = b
+        counts[owner[at], b] += 1
+    cut = np.full(owners, buckets - 1, dtype=np.int64)
+    for row in range(owners):
+        reached = 0
+        for b in range(buckets):
+            reached += counts[row, b]
+            if reached >= keep:
+                cut[row] = b
+                break
+    among = np.empty(len(owner), dtype=np.bool_)
+    for at in range(len(owner)):
+        among[at] = bucket[at] <= cut[owner[at]]
+    return among
+
+
+def among_best(
+    owner: Ints, score: Ints, owners: int, *, keep: int, bits: int, buckets: int, ceiling: int
+) -> Bools:
+    """Which pairs are among their owner's ``keep`` best, and those tied with the last of
+    them to within a bucket (as ``pool_marks`` buckets scores)."""
+    among: Bools = _among_best(owner, score, owners, keep, bits, buckets, ceiling)
+    return among
+
+
 def _redo(round_: Round, e: Ints, m: Ints, total: Ints, places: Ints) -> None:
     """The marked pairs' totals from ``pairwise`` itself."""
     if len(places) == 0:
@@ -450,3 +531,5 @@ def warm() -> None:
     one = np.zeros(1, dtype=np.int64)
     score_pairs(round_, columns, one, one, threads=False)
     weigh_mentees(round_, columns, one, 0, 1)
+    pool_marks(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
+    among_best(one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)

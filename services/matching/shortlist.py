@@ -29,7 +29,14 @@ from contracts.programmes import Programme
 from services.matching import cores
 from services.matching.assignment import Edge, EdgeTable
 from services.matching.candidates import Candidate
-from services.matching.pair_kernels import KEY_BITS, Columns, score_pairs, weigh_mentees
+from services.matching.pair_kernels import (
+    KEY_BITS,
+    Columns,
+    among_best,
+    pool_marks,
+    score_pairs,
+    weigh_mentees,
+)
 from services.matching.pairwise import (
     DECIMALS,
     Bools,
@@ -210,22 +217,10 @@ def _among_best(owner: Ints, score: Ints, owners: int, keep: int) -> Bools:
     """Which pairs are among their owner's ``keep`` best, and others tied with the last
     of those to within a bucket: counting scores per bucket takes one pass where ranking
     every owner's pairs takes a sort."""
-    bucket = _buckets(score)
-    return np.asarray(bucket <= _cut(_bucket_counts(owner, bucket, owners), keep)[owner], dtype=np.bool_)
+    return among_best(owner, score, owners, keep=keep, bits=_BUCKET_BITS, buckets=_BUCKETS, ceiling=_CEILING)
 
 
 _BUCKETS = (_CEILING >> _BUCKET_BITS) + 1  # fewer than 256: a byte each
-
-
-def _buckets(score: Ints) -> NDArray[np.uint8]:
-    """Each score's bucket, 0 for the best."""
-    return (_BUCKETS - 1 - (np.clip(score, 0, _CEILING) >> _BUCKET_BITS)).astype(np.uint8)
-
-
-def _bucket_counts(owner: Ints, bucket: NDArray[np.uint8], owners: int) -> Ints:
-    """(owners, buckets): how many pairs each owner has in each bucket."""
-    counts = np.bincount(owner * _BUCKETS + bucket, minlength=owners * _BUCKETS)
-    return counts.reshape(owners, _BUCKETS)
 
 
 def _cut(counts: Ints, keep: int) -> NDArray[np.uint8]:
@@ -289,10 +284,17 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
         if not pool:
             nothing = np.zeros(0, dtype=np.int64)
             return _Part(e, m, score, nothing.astype(np.uint8), nothing.astype(np.bool_), nothing)
-        bucket = _buckets(score)
-        cut = _cut(_bucket_counts(e - low, bucket, high - low), POOL_PER_MENTEE)
-        among = np.asarray(bucket <= cut[e - low], dtype=np.bool_)
-        return _Part(e, m, score, bucket, among, _bucket_counts(m, bucket, mentors))
+        bucket, among, counts = pool_marks(
+            e,
+            m,
+            score,
+            mentors,
+            keep=POOL_PER_MENTEE,
+            bits=_BUCKET_BITS,
+            buckets=_BUCKETS,
+            ceiling=_CEILING,
+        )
+        return _Part(e, m, score, bucket, among, counts)
 
     parts = cores.mapped(weigh, list(pairwise(bounds.tolist())))
     if pool:

@@ -10,11 +10,13 @@ from dataclasses import replace
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from services.matching import pair_kernels, pairwise
-from services.matching.pair_kernels import KEY_BITS, Columns, weigh_mentees
-from services.matching.pairwise import Round, build_round
+from services.matching.pair_kernels import KEY_BITS, Columns, among_best, pool_marks, weigh_mentees
+from services.matching.pairwise import Ints, Round, build_round
 from services.matching.scoring import ineligibility, score
+from services.matching.shortlist import _BUCKET_BITS, _BUCKETS, _CEILING, _cut
 from tests.support.population import organisation
 from tests.unit.test_matching_shortlist import CAREER, Round_, rounds
 
@@ -123,3 +125,55 @@ def test_the_loops_compile_and_score_where_no_cache_directory_can_be_written() -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "NullCache True"
+
+
+def _buckets(score: Ints) -> NDArray[np.uint8]:
+    """Each score's bucket, 0 for the best, in numpy."""
+    return (_BUCKETS - 1 - (np.clip(score, 0, _CEILING) >> _BUCKET_BITS)).astype(np.uint8)
+
+
+def _bucket_counts(owner: Ints, bucket: NDArray[np.uint8], owners: int) -> Ints:
+    """(owners, buckets): how many pairs each owner has in each bucket, in numpy."""
+    return np.bincount(owner * _BUCKETS + bucket, minlength=owners * _BUCKETS).reshape(owners, _BUCKETS)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pairs=st.lists(
+        st.tuples(st.integers(0, 9), st.integers(0, 5), st.integers(-20_000, 1_100_000)), max_size=120
+    ),
+    keep=st.integers(1, 12),
+)
+def test_pool_marks_are_the_bucket_counts_and_cuts_numpy_takes_a_pass_each_for(
+    pairs: list[tuple[int, int, int]], keep: int
+) -> None:
+    pairs.sort(key=lambda p: p[0])
+    e, m, score = (np.array([p[i] for p in pairs], dtype=np.int64) for i in range(3))
+    bucket, among, counts = pool_marks(
+        e, m, score, 6, keep=keep, bits=_BUCKET_BITS, buckets=_BUCKETS, ceiling=_CEILING
+    )
+    expected_bucket = _buckets(score)
+    cut = _cut(_bucket_counts(e, expected_bucket, 10), keep)
+    assert bucket.tolist() == expected_bucket.tolist()
+    assert among.tolist() == (expected_bucket <= cut[e]).tolist()
+    assert counts.tolist() == _bucket_counts(m, expected_bucket, 6).tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    owners=st.integers(1, 40),
+    pairs=st.integers(0, 2_000),
+    keep=st.integers(1, 30),
+    spread=st.sampled_from([3, 1_000, 1_100_000]),
+)
+def test_among_best_marks_what_numpys_buckets_and_cuts_mark(
+    seed: int, owners: int, pairs: int, keep: int, spread: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    owner = rng.integers(0, owners, size=pairs)
+    score = rng.integers(-5, spread, size=pairs)
+    bucket = _buckets(score)
+    expected = bucket <= _cut(_bucket_counts(owner, bucket, owners), keep)[owner]
+    found = among_best(owner, score, owners, keep=keep, bits=_BUCKET_BITS, buckets=_BUCKETS, ceiling=_CEILING)
+    assert found.tolist() == expected.tolist()
