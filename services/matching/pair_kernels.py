@@ -279,7 +279,9 @@ def _lowest_bit(x: Any) -> int:  # pragma: no cover - compiled
 
 
 @compiled
-def _weigh_mentees(columns: Any, keys: Any, low: int, high: int, banned: Any) -> Any:  # pragma: no cover
+def _weigh_mentees(
+    columns: Any, keys: Any, low: int, high: int, banned: Any, by_mentor: bool
+) -> Any:  # pragma: no cover - compiled
     """The distinct pairs among ``keys`` (mentee row << KEY_BITS | mentor row, mentees from
     ``low`` to ``high``, repeats allowed) that are eligible and not ``banned`` (sorted keys
     mentee row × mentors + mentor row), in key order: mentee, mentor and score columns, and
@@ -288,8 +290,8 @@ def _weigh_mentees(columns: Any, keys: Any, low: int, high: int, banned: Any) ->
     A counting sort by mentee; then, mentee by mentee, its mentors set bits in a bitmap of
     mentors, which read in order are its distinct mentors, sorted. Mentees are taken in
     blocks of about ``BLOCK_MENTORS`` pairs per mentor of the round, whose pairs are scored
-    mentor by mentor when there are more than ``MENTORS_IN_CACHE``: a mentor's record is
-    then fetched from memory once per block, not once per pair."""
+    mentor by mentor if ``by_mentor``: a mentor's record is then fetched from memory once
+    per block, not once per pair."""
     mentors = len(columns[3])
     rows = high - low
     starts = np.zeros(rows + 1, dtype=np.int64)
@@ -313,6 +315,12 @@ def _weigh_mentees(columns: Any, keys: Any, low: int, high: int, banned: Any) ->
     eligible = np.empty(block + widest, dtype=np.bool_)
     redo = np.empty(block + widest, dtype=np.bool_)
     order = np.empty(block + widest, dtype=np.int64)
+    identity = np.arange(block + widest)
+    by_e = np.empty(block + widest, dtype=np.int64)
+    by_m = np.empty(block + widest, dtype=np.int64)
+    by_total = np.empty(block + widest, dtype=np.int64)
+    by_eligible = np.empty(block + widest, dtype=np.bool_)
+    by_redo = np.empty(block + widest, dtype=np.bool_)
     per_mentor = np.empty(mentors + 1, dtype=np.int64)
     # Room for all the keys, so never short; filled only as far as pairs are kept.
     out_e = np.empty(len(keys), dtype=np.int64)
@@ -340,11 +348,12 @@ def _weigh_mentees(columns: Any, keys: Any, low: int, high: int, banned: Any) ->
                     count += 1
                     bits &= bits - _ONE
             row += 1
-        if mentors <= MENTORS_IN_CACHE:
-            for at in range(count):
-                order[at] = at
+        if not by_mentor:
+            _score_in_order(columns, pair_e, pair_m, identity[:count], totals, eligible, redo)
         else:
-            # The block's pairs by mentor (a counting sort), scored in that order.
+            # The block's pairs by mentor (a counting sort), copied out in that order and
+            # scored there, their results put back: copies read in order cost less than
+            # reading the pairs at random.
             per_mentor[:] = 0
             for at in range(count):
                 per_mentor[pair_m[at] + 1] += 1
@@ -352,9 +361,13 @@ def _weigh_mentees(columns: Any, keys: Any, low: int, high: int, banned: Any) ->
                 per_mentor[m + 1] += per_mentor[m]
             for at in range(count):
                 m = pair_m[at]
-                order[per_mentor[m]] = at
+                place = per_mentor[m]
+                order[place], by_e[place], by_m[place] = at, pair_e[at], m
                 per_mentor[m] += 1
-        _score_in_order(columns, pair_e, pair_m, order[:count], totals, eligible, redo)
+            _score_in_order(columns, by_e, by_m, identity[:count], by_total, by_eligible, by_redo)
+            for place in range(count):
+                at = order[place]
+                totals[at], eligible[at], redo[at] = by_total[place], by_eligible[place], by_redo[place]
         for at in range(count):
             key = pair_e[at] * mentors + pair_m[at]
             while next_banned < len(banned) and banned[next_banned] < key:
@@ -485,12 +498,16 @@ def score_pairs(
 
 
 def weigh_mentees(
-    round_: Round, columns: Columns, keys: Ints, low: int, high: int
+    round_: Round, columns: Columns, keys: Ints, low: int, high: int, *, by_mentor: bool | None = None
 ) -> tuple[Ints, Ints, Ints]:
     """The eligible distinct pairs among ``keys`` (mentee row << KEY_BITS | mentor row, for
     mentees ``low`` to ``high``, repeats allowed), in (mentee, mentor) order, scored:
-    ``distinct`` then ``pairwise.score_pairs`` and keeping the eligible, in one pass."""
-    e, m, totals, again = _weigh_mentees(columns.arrays, keys, low, high, round_.banned)
+    ``distinct`` then ``pairwise.score_pairs`` and keeping the eligible, in one pass. Pairs
+    are scored mentor by mentor (``by_mentor``) when there are more than ``MENTORS_IN_CACHE``
+    mentors, unless told."""
+    if by_mentor is None:
+        by_mentor = len(round_.mentors.person) > MENTORS_IN_CACHE
+    e, m, totals, again = _weigh_mentees(columns.arrays, keys, low, high, round_.banned, by_mentor)
     _redo(round_, e, m, totals, again)
     return e, m, totals
 
@@ -531,5 +548,6 @@ def warm() -> None:
     one = np.zeros(1, dtype=np.int64)
     score_pairs(round_, columns, one, one, threads=False)
     weigh_mentees(round_, columns, one, 0, 1)
+    weigh_mentees(round_, columns, one, 0, 1, by_mentor=True)
     pool_marks(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     among_best(one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)

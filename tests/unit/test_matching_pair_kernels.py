@@ -74,8 +74,11 @@ def test_weighing_repeated_candidate_keys_keeps_each_eligible_pair_once_in_order
         keys = pairwise.distinct(e * len(able) + m)
         ue, um = keys // len(able), keys % len(able)
         expected, ok = pairwise.score_pairs(looked_up, ue, um)
-        found = weigh_mentees(looked_up, Columns.of(looked_up), (e << KEY_BITS) | m, low, high)
-        assert [x.tolist() for x in found] == [ue[ok].tolist(), um[ok].tolist(), expected[ok].tolist()]
+        for by_mentor in (False, True):
+            found = weigh_mentees(
+                looked_up, Columns.of(looked_up), (e << KEY_BITS) | m, low, high, by_mentor=by_mentor
+            )
+            assert [x.tolist() for x in found] == [ue[ok].tolist(), um[ok].tolist(), expected[ok].tolist()]
 
 
 def test_a_generated_organisations_candidate_pairs_weigh_as_pairwise_scores_them() -> None:
@@ -89,8 +92,10 @@ def test_a_generated_organisations_candidate_pairs_weigh_as_pairwise_scores_them
     ue, um = keys // len(mentors), keys % len(mentors)
     expected, ok = pairwise.score_pairs(round_, ue, um)
     assert 0 < ok.sum() < len(ok)  # some pairs ruled out, many not
-    found = weigh_mentees(round_, Columns.of(round_), (e << KEY_BITS) | m, 100, 500)
-    assert [x.tolist() for x in found] == [ue[ok].tolist(), um[ok].tolist(), expected[ok].tolist()]
+    # In key order, and mentor by mentor in blocks as a round with many mentors is scored.
+    for by_mentor in (False, True):
+        found = weigh_mentees(round_, Columns.of(round_), (e << KEY_BITS) | m, 100, 500, by_mentor=by_mentor)
+        assert [x.tolist() for x in found] == [ue[ok].tolist(), um[ok].tolist(), expected[ok].tolist()]
 
 
 # Every place numba could cache compiled code in made unwritable, as on a read-only install
