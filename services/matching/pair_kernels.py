@@ -14,8 +14,8 @@ the half-hour grid, and a skill coverage computed in floats that lies within a h
 a millionth, which only Python's ``round`` settles.
 
 Compiled code is cached on disk beside this file (or in the user's cache directory); where
-neither can be written, the loops are compiled afresh in each process (``warm`` does it
-ahead of the first round).
+neither can be written, the loops are compiled afresh in each process (``warm_up.warm``
+does it ahead of the first round).
 """
 
 from __future__ import annotations
@@ -28,10 +28,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from contracts.profile import MatchingPreferences
-from contracts.programmes import DEFAULT_PROGRAMMES
 from services.matching import cores
-from services.matching.candidates import Candidate
 from services.matching.pairwise import (
     ACCEPTS_EXTERNAL,
     EXTERNAL,
@@ -49,7 +46,6 @@ from services.matching.pairwise import (
     _banned_pairs,
     _measure_off_grid,
     _slice,
-    build_round,
 )
 from services.matching.scoring import NEUTRAL, TARGET_OVERLAP_MINUTES
 
@@ -510,44 +506,3 @@ def weigh_mentees(
     e, m, totals, again = _weigh_mentees(columns.arrays, keys, low, high, round_.banned, by_mentor)
     _redo(round_, e, m, totals, again)
     return e, m, totals
-
-
-def warm() -> None:
-    """Compile the loops (or load them from the disk cache) on a round of two, so that the
-    first real round does not pay for it: compiling takes seconds, loading well under one."""
-    preferences = MatchingPreferences()
-
-    def person(person_id: str, *, mentor: bool) -> Candidate:
-        return Candidate(
-            person_id=person_id,
-            active=True,
-            external=False,
-            level_rank=2 + 2 * mentor,
-            team=person_id,
-            manager_id=None,
-            utc_offset_hours=0.0,
-            skills={"warm-up": 1.0} if mentor else {},
-            goals=frozenset() if mentor else frozenset({"warm-up"}),
-            interests=frozenset(),
-            languages=frozenset({"en"}),
-            availability=((0, 120),),
-            mentor_capacity=int(mentor),
-            mentee=not mentor,
-            preferences=preferences,
-            programmes=frozenset(),
-        )
-
-    round_ = build_round(
-        [person("mentee", mentor=False)],
-        [person("mentor", mentor=True)],
-        DEFAULT_PROGRAMMES[0],
-        managers={},
-        declined=frozenset(),
-    )
-    columns = Columns.of(round_)
-    one = np.zeros(1, dtype=np.int64)
-    score_pairs(round_, columns, one, one, threads=False)
-    weigh_mentees(round_, columns, one, 0, 1)
-    weigh_mentees(round_, columns, one, 0, 1, by_mentor=True)
-    pool_marks(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
-    among_best(one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)

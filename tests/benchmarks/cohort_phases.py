@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from contracts.programmes import DEFAULT_PROGRAMMES
-from services.matching import assignment, pair_kernels, shortlist
+from services.matching import assignment, shortlist, warm_up
 from tests.benchmarks.cohort_round import BEST, CAPACITY, PRICED, SIZES, timed
 from tests.support.population import organisation
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     seats = {m.person_id: CAPACITY for m in org.mentors}
     # Compiling the round's loops (or loading them from numba's disk cache) is the service's
     # start-up work, not a round's: done here, before the clock starts.
-    _, warming = timed(pair_kernels.warm)
+    _, warming = timed(warm_up.warm)
     phases = Phases()
     for module, name, phase in STEPS:
         setattr(module, name, phases.timing(phase, getattr(module, name)))

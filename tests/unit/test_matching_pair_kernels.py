@@ -15,9 +15,11 @@ from numpy.typing import NDArray
 from services.matching import pair_kernels, pairwise
 from services.matching.pair_kernels import KEY_BITS, Columns, among_best, pool_marks, weigh_mentees
 from services.matching.pairwise import Ints, Round, build_round
+from services.matching.pricing import Offers, auction
 from services.matching.scoring import ineligibility, score
 from services.matching.shortlist import _BUCKET_BITS, _BUCKETS, _CEILING, _cut
 from tests.support.population import organisation
+from tests.unit.auction_reference import NumpyAuction
 from tests.unit.test_matching_shortlist import CAREER, Round_, rounds
 
 
@@ -110,9 +112,10 @@ def unwritable(self):
 caching._CacheLocator.ensure_cache_path = unwritable
 import numpy as np
 from contracts.programmes import DEFAULT_PROGRAMMES
-from services.matching import pair_kernels, pairwise
+from services.matching import pair_kernels, pairwise, warm_up
 from tests.support.population import organisation
 
+warm_up.warm()
 org = organisation(200, 50)
 round_ = pairwise.build_round(
     org.mentees, org.mentors, DEFAULT_PROGRAMMES[0], managers=org.managers, declined=org.declined
@@ -182,3 +185,29 @@ def test_among_best_marks_what_numpys_buckets_and_cuts_mark(
     expected = bucket <= _cut(_bucket_counts(owner, bucket, owners), keep)[owner]
     found = among_best(owner, score, owners, keep=keep, bits=_BUCKET_BITS, buckets=_BUCKETS, ceiling=_CEILING)
     assert found.tolist() == expected.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    mentees=st.integers(1, 60),
+    mentors=st.integers(1, 20),
+    pairs=st.integers(0, 400),
+    spread=st.sampled_from([5, 1_000, 1_000_000]),
+    increment=st.sampled_from([1, 100, 10_000]),
+    rounds=st.sampled_from([1, 5, 300]),
+)
+def test_the_compiled_auction_ends_with_the_prices_and_seats_of_the_numpy_one(
+    seed: int, mentees: int, mentors: int, pairs: int, spread: int, increment: int, rounds: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    keys = np.unique(rng.integers(0, mentees, pairs) * mentors + rng.integers(0, mentors, pairs))
+    e, m = keys // mentors, keys % mentors
+    score = rng.integers(0, spread, len(keys))
+    seats = rng.integers(0, 4, mentors)
+    reference = NumpyAuction(Offers.of(e, m, score, seats, mentees), seats)
+    reference.bid_rounds(increment, rounds)
+    expected = reference.outcome()
+    found = auction(Offers.of(e, m, score, seats, mentees), seats, increment=increment, rounds=rounds)
+    for field in ("price", "seat", "unseated", "open_seats"):
+        assert getattr(found, field).tolist() == getattr(expected, field).tolist()
