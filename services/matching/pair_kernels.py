@@ -382,10 +382,11 @@ def _weigh_mentees(
 def _pool_marks(
     e: Any, m: Any, score: Any, mentors: int, keep: int, bits: int, buckets: int, ceiling: int
 ) -> Any:  # pragma: no cover - compiled
-    """``pool_marks``, with ``e`` in order."""
+    """``pool_marks``, with ``e`` in order; the counts bucket-major (scores crowd into a few
+    buckets, so the counts written at random stay in a few megabytes of cache)."""
     bucket = np.empty(len(e), dtype=np.uint8)
     among = np.empty(len(e), dtype=np.bool_)
-    by_mentor = np.zeros((mentors, buckets), dtype=np.int64)
+    by_bucket = np.zeros((buckets, mentors), dtype=np.int32)
     mine = np.zeros(buckets, dtype=np.int64)
     start = 0
     while start < len(e):
@@ -395,7 +396,7 @@ def _pool_marks(
             b = buckets - 1 - (value >> bits)
             bucket[end] = b
             mine[b] += 1
-            by_mentor[m[end], b] += 1
+            by_bucket[b, m[end]] += 1
             end += 1
         cut = buckets - 1
         reached = 0
@@ -408,7 +409,7 @@ def _pool_marks(
             among[at] = bucket[at] <= cut
         mine[:] = 0
         start = end
-    return bucket, among, by_mentor
+    return bucket, among, by_bucket
 
 
 def pool_marks(
@@ -418,31 +419,32 @@ def pool_marks(
     bucket 0, 0 and below in the last): each pair's bucket, whether it is among its mentee's
     ``keep`` best (ties to within a bucket stay), and each mentor's pairs per bucket. The
     pairs are in mentee order."""
-    marks: tuple[NDArray[np.uint8], Bools, Ints] = _pool_marks(
-        e, m, score, mentors, keep, bits, buckets, ceiling
-    )
-    return marks
+    bucket, among, by_bucket = _pool_marks(e, m, score, mentors, keep, bits, buckets, ceiling)
+    return bucket, among, np.ascontiguousarray(by_bucket.T, dtype=np.int64)
 
 
 @compiled
 def _among_best(
     owner: Any, score: Any, owners: int, keep: int, bits: int, buckets: int, ceiling: int
 ) -> Any:  # pragma: no cover - compiled
-    """``among_best``: two passes, one counting and one marking."""
-    counts = np.zeros((owners, buckets), dtype=np.int64)
+    """``among_best``: two passes, one counting and one marking (counts bucket-major, as in
+    ``_pool_marks``)."""
+    counts = np.zeros((buckets, owners), dtype=np.int32)
     bucket = np.empty(len(owner), dtype=np.uint8)
     for at in range(len(owner)):
         b = buckets - 1 - (min(max(score[at], 0), ceiling) >> bits)
         bucket[at] = b
-        counts[owner[at], b] += 1
+        counts[b, owner[at]] += 1
     cut = np.full(owners, buckets - 1, dtype=np.int64)
-    for row in range(owners):
-        reached = 0
-        for b in range(buckets):
-            reached += counts[row, b]
-            if reached >= keep:
-                cut[row] = b
-                break
+    reached = np.zeros(owners, dtype=np.int64)
+    done = np.zeros(owners, dtype=np.bool_)
+    for b in range(buckets):
+        for row in range(owners):
+            if not done[row]:
+                reached[row] += counts[b, row]
+                if reached[row] >= keep:
+                    cut[row] = b
+                    done[row] = True
     among = np.empty(len(owner), dtype=np.bool_)
     for at in range(len(owner)):
         among[at] = bucket[at] <= cut[owner[at]]
