@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from faststream.kafka import KafkaRouter
@@ -25,6 +26,7 @@ from contracts.matching import (
 from contracts.profile import ProfileCreated, ProfileDeactivated, ProfileUpdated
 from contracts.programmes import load_programmes
 from contracts.scheduling import SessionCompleted
+from services.matching import warm_up
 from services.matching.answers import Answers
 from services.matching.proposals import SERVICE, Matcher
 from services.matching.reactions import ProfileReactions
@@ -44,6 +46,9 @@ __all__ = ["MatchingSettings", "build_router", "definition"]
 def build_router(runtime: Runtime) -> KafkaRouter:
     """Built per process: a FastStream router can belong to one broker only."""
     settings = settings_as(runtime.settings, MatchingSettings)
+    # The cohort round's compiled loops are compiled (or loaded from numba's disk cache) in
+    # the background while the service starts, so that the first round does not wait for it.
+    threading.Thread(target=warm_up.warm, name="warm-pair-loops", daemon=True).start()
     matcher = Matcher(
         MatchingStore(runtime.db),
         runtime.publisher,

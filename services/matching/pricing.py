@@ -18,10 +18,12 @@ solver decides, and the edges of whoever is left over let it finish the chains.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from services.matching.pairwise import Bools, Ints, places
+from services.matching.pair_kernels import compiled, inlined
+from services.matching.pairwise import Bools, Ints
 
 INCREMENT = 10_000  # millionths of a score point
 ROUNDS = 300
@@ -66,18 +68,16 @@ def auction(
 ) -> Outcome:
     """Seat prices from an auction over the offers, stopped after ``rounds`` rounds; from
     ``start`` prices if given (a finer auction after a coarse one: ε-scaling)."""
-    run = _Auction(offers, capacity)
+    run = Auction(offers, capacity)
     if start is not None:
         run.price = start.copy()
-    for _ in range(rounds):
-        if not run.bid(increment):
-            break
-    unseated = np.zeros(len(offers.starts) - 1, dtype=np.bool_)
-    unseated[: run.mentees] = run.bidding & (run.owner < 0)
-    return Outcome(run.price, run.owner, unseated, (run.holder == _SEAT_FREE).any(axis=1))
+    run.bid_rounds(increment, rounds)
+    return run.outcome()
 
 
-class _Auction:
+class Auction:
+    """An auction's state: prices, each mentor's seats (holder and bid), each mentee's seat."""
+
     def __init__(self, offers: Offers, capacity: Ints) -> None:
         self.offers = offers
         self.mentees = len(offers.starts) - 1
@@ -90,80 +90,165 @@ class _Auction:
         degree = np.diff(offers.starts)
         self.bidding: Bools = degree > 0
 
-    def bid(self, increment: int) -> bool:
-        """One round; False once nobody is left to bid."""
-        bidders = np.flatnonzero(self.bidding & (self.owner < 0))
-        if len(bidders) == 0:
-            return False
-        best, surplus, runner_up = self._choices(bidders)
-        hopeless = surplus <= 0  # staying unmatched is worth as much
-        self.bidding[bidders[hopeless]] = False
-        keep = ~hopeless
-        bidders, best, surplus, runner_up = bidders[keep], best[keep], surplus[keep], runner_up[keep]
-        if len(bidders):
-            amount = self.price[best] + surplus - np.maximum(runner_up, 0) + increment
-            self._award(bidders, best, amount)
-        return True
-
-    def _choices(self, bidders: Ints) -> tuple[Ints, Ints, Ints]:
-        """Each bidder's best mentor at current prices, its surplus there, and the
-        surplus of its second choice (minus infinity if it has none)."""
+    def bid_rounds(self, increment: int, rounds: int) -> None:
         offers = self.offers
-        counts = offers.starts[bidders + 1] - offers.starts[bidders]
-        segment = np.repeat(np.arange(len(bidders)), counts)
-        first = np.cumsum(counts) - counts
-        entry = (
-            np.arange(int(counts.sum()))
-            - np.repeat(first, counts)
-            + np.repeat(offers.starts[bidders], counts)
+        _bid_rounds(
+            offers.starts,
+            offers.mentor,
+            offers.score,
+            self.price,
+            self.holder,
+            self.held_bid,
+            self.owner,
+            self.bidding,
+            increment,
+            rounds,
         )
-        mentor = offers.mentor[entry]
-        value = offers.score[entry] - self.price[mentor]
-        top = np.maximum.reduceat(value, first)
-        at_top = np.flatnonzero(value == top[segment])
-        chosen = at_top[np.searchsorted(segment[at_top], np.arange(len(bidders)))]
-        value[chosen] = np.iinfo(np.int64).min // 2
-        second = np.maximum.reduceat(value, first)
-        return mentor[chosen], top, second
 
-    def _award(self, bidders: Ints, mentor: Ints, amount: Ints) -> None:
-        """Each mentor bid for keeps its best bidders (present holders included)."""
-        seats = self.holder.shape[1]
-        # By mentor, then the highest bid, then the lower mentee row (deterministic ties):
-        # one argsort of a packed key, cheaper than lexsort for the thousands of rounds.
-        ceiling = int(amount.max()) + 1
-        if len(self.price) * ceiling * max(self.mentees, 1) < 1 << 62:
-            key = (mentor * ceiling + (ceiling - 1 - amount)) * self.mentees + bidders
-            order = np.argsort(key, kind="stable")
-        else:
-            order = np.lexsort((bidders, -amount, mentor))
-        bidders, mentor, amount = bidders[order], mentor[order], amount[order]
-        rank = places(mentor)
-        self.owner[bidders[rank >= seats]] = -1
-        near = rank < seats
-        bidders, mentor, amount, rank = bidders[near], mentor[near], amount[near], rank[near]
-        taking = mentor[rank == 0]
-        place = np.cumsum(rank == 0) - 1
-        new_holder = np.full((len(taking), seats), _SEAT_FREE, dtype=np.int64)
-        new_bid = np.full((len(taking), seats), -1, dtype=np.int64)
-        new_holder[place, rank], new_bid[place, rank] = bidders, amount
-        holder = np.concatenate([self.holder[taking], new_holder], axis=1)
-        bid = np.concatenate([self.held_bid[taking], new_bid], axis=1)
-        # Closed seats rank first so they are never given away; free ones rank last.
-        closed = holder == _SEAT_CLOSED
-        rank_key = np.where(closed, np.iinfo(np.int64).max, np.where(holder == _SEAT_FREE, -1, bid))
-        tie = (1 << _ROW_BITS) - 1 - np.maximum(holder, 0)
-        order_in_row = np.argsort(
-            -(rank_key.clip(-1, 1 << 40) * (1 << _ROW_BITS) + tie), axis=1, kind="stable"
-        )
-        holder = np.take_along_axis(holder, order_in_row, axis=1)
-        bid = np.take_along_axis(bid, order_in_row, axis=1)
-        losers = holder[:, seats:]
-        self.owner[losers[losers >= 0]] = -1
-        kept, kept_bid = holder[:, :seats], bid[:, :seats]
-        self.holder[taking], self.held_bid[taking] = kept, kept_bid
-        self.owner[kept[kept >= 0]] = np.repeat(taking, seats)[(kept >= 0).reshape(-1)]
-        real = kept != _SEAT_CLOSED
-        full = ((kept >= 0) | ~real).all(axis=1)
-        lowest = np.where(real & (kept >= 0), kept_bid, np.iinfo(np.int64).max).min(axis=1)
-        self.price[taking] = np.where(full & real.any(axis=1), lowest, 0)
+    def outcome(self) -> Outcome:
+        unseated = np.zeros(len(self.offers.starts) - 1, dtype=np.bool_)
+        unseated[: self.mentees] = self.bidding & (self.owner < 0)
+        return Outcome(self.price, self.owner, unseated, (self.holder == _SEAT_FREE).any(axis=1))
+
+
+_LOST = np.iinfo(np.int64).min // 2  # a second choice's surplus when there is none
+_HIGHEST = np.iinfo(np.int64).max
+_TOP = 1 << 40  # bids are clipped to this when seats are ranked, closed seats above it
+
+
+@compiled
+def _bid_rounds(
+    starts: Any,
+    mentor: Any,
+    score: Any,
+    price: Any,
+    holder: Any,
+    held_bid: Any,
+    owner: Any,
+    bidding: Any,
+    increment: int,
+    rounds: int,
+) -> None:  # pragma: no cover - compiled
+    """Up to ``rounds`` rounds of bidding, prices, seats and owners updated in place.
+
+    In a round every mentee without a seat and still bidding bids at once, at the prices
+    the round began with, for its best mentor (value score minus price, the first offer on
+    ties), raising its price by the value beyond its second choice plus ``increment``;
+    one whose best value is not above 0 stops bidding. Each mentor bid for then keeps, of
+    its holders and its best bids (highest first, then the lower mentee row), its seats'
+    worth; closed seats stay closed. A mentor without a free seat costs its lowest kept bid,
+    one with a free seat nothing."""
+    mentees = len(starts) - 1
+    seats = holder.shape[1]
+    bidders = np.empty(mentees, dtype=np.int64)
+    wanted = np.empty(mentees, dtype=np.int64)
+    amount = np.empty(mentees, dtype=np.int64)
+    first_bid = np.full(len(price), -1, dtype=np.int64)
+    next_bid = np.empty(mentees, dtype=np.int64)
+    taking = np.empty(len(price), dtype=np.int64)
+    row_holder = np.empty(2 * seats + 1, dtype=np.int64)
+    row_bid = np.empty(2 * seats + 1, dtype=np.int64)
+    row_key = np.empty(2 * seats + 1, dtype=np.int64)
+    for _ in range(rounds):
+        count = 0
+        anyone = False
+        for i in range(mentees):
+            if not bidding[i] or owner[i] >= 0:
+                continue
+            anyone = True
+            chosen = -1
+            top = 0
+            for at in range(starts[i], starts[i + 1]):
+                value = score[at] - price[mentor[at]]
+                if chosen < 0 or value > top:
+                    chosen, top = at, value
+            second = _LOST
+            for at in range(starts[i], starts[i + 1]):
+                if at != chosen:
+                    second = max(second, score[at] - price[mentor[at]])
+            if top <= 0:  # staying unmatched is worth as much
+                bidding[i] = False
+                continue
+            bidders[count] = i
+            wanted[count] = mentor[chosen]
+            amount[count] = price[mentor[chosen]] + top - max(second, 0) + increment
+            count += 1
+        if not anyone:
+            return
+        # Each mentor's bids, chained in mentee order.
+        mentors_bid = 0
+        for at in range(count - 1, -1, -1):
+            m = wanted[at]
+            if first_bid[m] < 0:
+                taking[mentors_bid] = m
+                mentors_bid += 1
+            next_bid[at] = first_bid[m]
+            first_bid[m] = at
+        for t in range(mentors_bid):
+            m = taking[t]
+            filled = 0
+            for place in range(seats):
+                row_holder[filled], row_bid[filled] = holder[m, place], held_bid[m, place]
+                filled += 1
+            at = first_bid[m]
+            while at >= 0:
+                row_holder[filled], row_bid[filled] = bidders[at], amount[at]
+                filled += 1
+                # Only the best ``seats`` bids can be kept: drop the worst beyond that.
+                if filled > 2 * seats:
+                    filled = _drop_worst(row_holder, row_bid, row_key, filled, seats)
+                at = next_bid[at]
+            first_bid[m] = -1
+            # Rank: closed seats first, then bids high to low (lower row first), free last.
+            for place in range(filled):
+                row_key[place] = _seat_key(row_holder[place], row_bid[place])
+            for place in range(1, filled):  # insertion sort, stable: a few seats
+                key, who, bid = row_key[place], row_holder[place], row_bid[place]
+                back = place - 1
+                while back >= 0 and row_key[back] < key:
+                    row_key[back + 1] = row_key[back]
+                    row_holder[back + 1] = row_holder[back]
+                    row_bid[back + 1] = row_bid[back]
+                    back -= 1
+                row_key[back + 1], row_holder[back + 1], row_bid[back + 1] = key, who, bid
+            for place in range(seats, filled):
+                if row_holder[place] >= 0:
+                    owner[row_holder[place]] = -1
+            full = True
+            real = False
+            lowest = _HIGHEST
+            for place in range(seats):
+                who = row_holder[place]
+                holder[m, place], held_bid[m, place] = who, row_bid[place]
+                if who >= 0:
+                    owner[who] = m
+                    lowest = min(lowest, row_bid[place])
+                if who != _SEAT_CLOSED:
+                    real = True
+                if who == _SEAT_FREE:
+                    full = False
+            price[m] = lowest if full and real else 0
+
+
+@inlined
+def _seat_key(who: int, bid: int) -> int:  # pragma: no cover - compiled
+    """Higher ranks first: closed seats, then bids (ties to the lower row), free seats."""
+    if who == _SEAT_CLOSED:
+        value = _TOP
+    elif who == _SEAT_FREE:
+        value = -1
+    else:
+        value = min(max(bid, -1), _TOP)
+    return value * (1 << _ROW_BITS) + (1 << _ROW_BITS) - 1 - max(who, 0)
+
+
+@inlined
+def _drop_worst(who: Any, bid: Any, key: Any, filled: int, seats: int) -> int:  # pragma: no cover
+    """The entries less the lowest ranked new bid (entries from ``seats`` on are bids)."""
+    worst = seats
+    for place in range(seats, filled):
+        key[place] = _seat_key(who[place], bid[place])
+        if key[place] < key[worst]:
+            worst = place
+    who[worst], bid[worst] = who[filled - 1], bid[filled - 1]
+    return filled - 1

@@ -29,6 +29,14 @@ from contracts.programmes import Programme
 from services.matching import cores
 from services.matching.assignment import Edge, EdgeTable
 from services.matching.candidates import Candidate
+from services.matching.pair_kernels import (
+    KEY_BITS,
+    Columns,
+    among_best,
+    pool_marks,
+    score_pairs,
+    weigh_mentees,
+)
 from services.matching.pairwise import (
     DECIMALS,
     Bools,
@@ -37,7 +45,6 @@ from services.matching.pairwise import (
     build_round,
     distinct,
     places,
-    score_pairs,
 )
 from services.matching.pricing import Offers, auction
 from services.matching.retrieval import candidate_pairs
@@ -210,22 +217,10 @@ def _among_best(owner: Ints, score: Ints, owners: int, keep: int) -> Bools:
     """Which pairs are among their owner's ``keep`` best, and others tied with the last
     of those to within a bucket: counting scores per bucket takes one pass where ranking
     every owner's pairs takes a sort."""
-    bucket = _buckets(score)
-    return np.asarray(bucket <= _cut(_bucket_counts(owner, bucket, owners), keep)[owner], dtype=np.bool_)
+    return among_best(owner, score, owners, keep=keep, bits=_BUCKET_BITS, buckets=_BUCKETS, ceiling=_CEILING)
 
 
 _BUCKETS = (_CEILING >> _BUCKET_BITS) + 1  # fewer than 256: a byte each
-
-
-def _buckets(score: Ints) -> NDArray[np.uint8]:
-    """Each score's bucket, 0 for the best."""
-    return (_BUCKETS - 1 - (np.clip(score, 0, _CEILING) >> _BUCKET_BITS)).astype(np.uint8)
-
-
-def _bucket_counts(owner: Ints, bucket: NDArray[np.uint8], owners: int) -> Ints:
-    """(owners, buckets): how many pairs each owner has in each bucket."""
-    counts = np.bincount(owner * _BUCKETS + bucket, minlength=owners * _BUCKETS)
-    return counts.reshape(owners, _BUCKETS)
 
 
 def _cut(counts: Ints, keep: int) -> NDArray[np.uint8]:
@@ -256,10 +251,13 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
     exhaustive = mentees * mentors <= EXHAUSTIVE_PAIRS or mentors <= per_mentee
     bounds = np.linspace(0, mentees, cores.WORKERS + 1).astype(np.int64)
 
+    columns = Columns.of(round_)
+
     def split(group: list[tuple[Ints, Ints]]) -> list[Ints]:
-        """A group of batches' pair keys by range of mentees."""
+        """A group of batches' pair keys (as ``weigh_mentees`` takes them) by range of mentees."""
         e = np.concatenate([batch[0] for batch in group])
-        keys, part = e * mentors + np.concatenate([batch[1] for batch in group]), np.zeros(len(e), np.int8)
+        keys = (e << KEY_BITS) | np.concatenate([batch[1] for batch in group])
+        part = np.zeros(len(e), np.int8)
         for bound in bounds[1:-1]:
             part += e >= bound
         return [keys[part == at] for at in range(len(bounds) - 1)]
@@ -275,19 +273,28 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
         low, high = rows
         if exhaustive:
             unique = np.arange(low * mentors, high * mentors, dtype=np.int64)
+            e, m = unique // mentors, unique % mentors
+            score, eligible = score_pairs(round_, columns, e, m, threads=False)
+            e, m, score = e[eligible], m[eligible], score[eligible]
         else:
             at = int(np.searchsorted(bounds, low))
-            unique = distinct(np.concatenate([keys[at] for keys in batches]))
-        e, m = unique // mentors, unique % mentors
-        score, eligible = score_pairs(round_, e, m, threads=False)
-        e, m, score = e[eligible], m[eligible], score[eligible]
+            e, m, score = weigh_mentees(
+                round_, columns, np.concatenate([keys[at] for keys in batches]), low, high
+            )
         if not pool:
             nothing = np.zeros(0, dtype=np.int64)
             return _Part(e, m, score, nothing.astype(np.uint8), nothing.astype(np.bool_), nothing)
-        bucket = _buckets(score)
-        cut = _cut(_bucket_counts(e - low, bucket, high - low), POOL_PER_MENTEE)
-        among = np.asarray(bucket <= cut[e - low], dtype=np.bool_)
-        return _Part(e, m, score, bucket, among, _bucket_counts(m, bucket, mentors))
+        bucket, among, counts = pool_marks(
+            e,
+            m,
+            score,
+            mentors,
+            keep=POOL_PER_MENTEE,
+            bits=_BUCKET_BITS,
+            buckets=_BUCKETS,
+            ceiling=_CEILING,
+        )
+        return _Part(e, m, score, bucket, among, counts)
 
     parts = cores.mapped(weigh, list(pairwise(bounds.tolist())))
     if pool:
