@@ -20,9 +20,10 @@ R = TypeVar("R")
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 
 
-def each(work: Callable[[T], None], pieces: Iterable[T]) -> None:
-    """``work(piece)`` for every piece, on up to ``WORKERS`` threads."""
-    if WORKERS == 1:
+def each(work: Callable[[T], None], pieces: Iterable[T], *, threads: bool = True) -> None:
+    """``work(piece)`` for every piece, on up to ``WORKERS`` threads; on the caller's thread
+    alone when not ``threads`` (a caller already running on one of them)."""
+    if WORKERS == 1 or not threads:
         for piece in pieces:
             work(piece)
         return

@@ -100,7 +100,8 @@ class KnownPeople:
     def _knows_mentors_as_of(self, counted: int) -> None:
         # Newest known snapshots are kept whatever the order of reads, so the copy is as
         # complete as the latest of them.
-        self.mentors_as_of = max(counted, self.mentors_as_of if self.mentors_as_of is not None else counted)
+        if self.mentors_as_of is None or counted > self.mentors_as_of:
+            self.mentors_as_of = counted
 
     def _stale(self) -> bool:
         if self._loaded_at is None:

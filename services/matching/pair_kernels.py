@@ -484,12 +484,7 @@ def score_pairs(
         order = np.arange(len(e[part]), dtype=np.int64)
         _score_in_order(columns.arrays, e[part], m[part], order, total[part], eligible[part], redo[part])
 
-    chunks = range(0, len(e), CHUNK)
-    if threads:
-        cores.each(chunk, chunks)
-    else:
-        for start in chunks:
-            chunk(start)
+    cores.each(chunk, range(0, len(e), CHUNK), threads=threads)
     _redo(round_, e, m, total, np.flatnonzero(redo))
     eligible &= ~_banned_pairs(round_, e * len(round_.mentors.person) + m)
     return total, eligible

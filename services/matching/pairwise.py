@@ -528,12 +528,7 @@ def score_pairs(
         part = slice(start, start + SLICE)
         millionths[part], eligible[part] = _slice(round_, mentee_rows[part], mentor_rows[part])
 
-    slices = range(0, len(mentee_rows), SLICE)
-    if threads:
-        cores.each(score_slice, slices)
-    else:
-        for start in slices:
-            score_slice(start)
+    cores.each(score_slice, range(0, len(mentee_rows), SLICE), threads=threads)
     # The rare pairs that need more than slot arithmetic are redone together, not slice by
     # slice: their cost is in the number of numpy calls, not the number of pairs.
     _measure_off_grid(round_, mentee_rows, mentor_rows, millionths)

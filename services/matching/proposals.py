@@ -110,7 +110,7 @@ class Matcher:
     async def pool(self, *, fresh: bool = False) -> Pool:
         """Everyone known, and the seats held as this instance knows them; ``fresh`` reads
         everyone and every seat from the store first instead of trusting its copies."""
-        held, epoch = await self.store.seat_hint(fresh=fresh)
+        held, epoch = await self.store.hints.held(fresh=fresh)
         snapshots = await self.known.current(fresh=fresh)
         return Pool(
             # A copy: the revisions checked before a seat is taken must be those ranked.

@@ -28,7 +28,7 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import Envelope
 from contracts.profile import ProfileSnapshot
-from services.matching.capacity import CapacityEpoch, CapacitySignals, SeatHints
+from services.matching.capacity import CapacitySignals, SeatHints
 from services.runtime.claims import claim_one_of, ensure_claim_indexes, release
 from services.runtime.idempotency import PROCESSED_FIELD, PROCESSED_KEEP, Outcome, upsert_if_newer
 from services.runtime.mongo import Document
@@ -180,11 +180,6 @@ class MatchingStore:
         counted = await self.signals.advance("released")
         self.hints.gave_back(key.rsplit(":", 1)[0], counted, released=released)
         return released
-
-    async def seat_hint(self, *, fresh: bool = False) -> tuple[Counter[str], CapacityEpoch]:
-        """Seats held per mentor as this instance knows them, and the epoch they are current
-        for; ``fresh`` counts them in the store first."""
-        return await self.hints.held(fresh=fresh)
 
     async def capacity_offered(self) -> int:
         """Count a mentor offering capacity, before the waitlist is read for them."""
