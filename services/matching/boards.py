@@ -70,7 +70,7 @@ class _Option:
 
     @property
     def fit(self) -> int:
-        return round(max(self.ranked.score.total, 0.0) * SCALE)
+        return round(max(self.ranked.total, 0.0) * SCALE)
 
 
 def choose_board(
@@ -103,7 +103,7 @@ def _options(mentee: Candidate, ranked: Sequence[Ranked], has_room: Callable[[st
     """Every (goal, mentor) pair the board could use: in ranking order, each mentor once."""
     options: list[_Option] = []
     seen: set[str] = {mentee.person_id}
-    for entry in sorted(ranked, key=lambda r: (-r.score.total, r.mentor.person_id)):
+    for entry in sorted(ranked, key=lambda r: (-r.total, r.mentor.person_id)):
         mentor_id = entry.mentor.person_id
         goals = sorted(mentee.goals & entry.mentor.skills.keys())
         # has_room may be a lookup, so it is asked only about mentors the board could use.

@@ -153,7 +153,7 @@ class CohortRounds:
             for ranked in rank_mentors(
                 mentee, mentors, programme, managers=pool.managers, declined=declined, limit=limit
             ):
-                edges.append(Edge(request["_id"], ranked.mentor.person_id, ranked.score.total))
+                edges.append(Edge(request["_id"], ranked.mentor.person_id, ranked.total))
         return EdgeTable.of(edges)
 
     @staticmethod

@@ -7,7 +7,7 @@ and the breakdown travels in the proposal event so the log explains each match.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from contracts.matching import ScoreComponent
@@ -46,15 +46,19 @@ def ineligibility(
     *,
     managers: Mapping[str, str | None],
     declined: frozenset[tuple[str, str]],
+    mentee_chain: Collection[str] | None = None,
 ) -> Ineligible | None:
-    """Why this pair must never be proposed, or None when it may be."""
+    """Why this pair must never be proposed, or None when it may be. ``mentee_chain`` is
+    ``management_chain(mentee)``, when the caller judges one mentee against many mentors."""
     if mentor.person_id == mentee.person_id:
         return Ineligible("the same person")
     if not mentor.mentor:
         return Ineligible("the mentor is not an active mentor with capacity")
     if not mentee.active:
         return Ineligible("the mentee is not active")
-    if mentor.person_id in management_chain(mentee.person_id, managers):
+    if mentee_chain is None:
+        mentee_chain = management_chain(mentee.person_id, managers)
+    if mentor.person_id in mentee_chain:
         return Ineligible("the mentor is in the mentee's management chain")
     if mentee.person_id in management_chain(mentor.person_id, managers):
         return Ineligible("the mentee is in the mentor's management chain")
@@ -86,82 +90,182 @@ def _time_zone_gap(a: Candidate, b: Candidate) -> float | None:
     return abs(a.utc_offset_hours - b.utc_offset_hours)
 
 
-def _skill_coverage(mentor: Candidate, mentee: Candidate) -> tuple[float, str]:
+# Each criterion is a value, computed for every mentor a mentee is ranked against, and a
+# sentence, written only for the pair that is proposed: ranking a pool needs totals alone.
+
+
+def _skill_value(mentor: Candidate, mentee: Candidate) -> float:
     if not mentee.goals:
-        return NEUTRAL, "The mentee has not stated goals yet"
+        return NEUTRAL
+    # Summed in goal order, as the sentence lists them: the total must not depend on set order.
+    return sum(mentor.skills[g] for g in sorted(mentee.goals) if g in mentor.skills) / len(mentee.goals)
+
+
+def _skill_why(mentor: Candidate, mentee: Candidate) -> str:
+    if not mentee.goals:
+        return "The mentee has not stated goals yet"
     covered = sorted(g for g in mentee.goals if g in mentor.skills)
-    value = sum(mentor.skills[g] for g in covered) / len(mentee.goals)
     if not covered:
-        return 0.0, f"Covers none of {len(mentee.goals)} goals"
-    return value, f"Covers {len(covered)} of {len(mentee.goals)} goals: {', '.join(covered[:5])}"
+        return f"Covers none of {len(mentee.goals)} goals"
+    return f"Covers {len(covered)} of {len(mentee.goals)} goals: {', '.join(covered[:5])}"
 
 
-def _seniority(mentor: Candidate, mentee: Candidate, programme: Programme) -> tuple[float, str]:
+def _seniority_gap(mentor: Candidate, mentee: Candidate) -> int | None:
     if mentor.level_rank is None or mentee.level_rank is None:
-        return NEUTRAL, "Seniority unknown for one of them"
-    gap = mentor.level_rank - mentee.level_rank
+        return None
+    return mentor.level_rank - mentee.level_rank
+
+
+def _seniority_value(mentor: Candidate, mentee: Candidate, programme: Programme) -> float:
+    gap = _seniority_gap(mentor, mentee)
+    if gap is None:
+        return NEUTRAL
     low, high = programme.min_seniority_gap, programme.max_seniority_gap
     if low <= gap <= high:
-        return 1.0, f"Seniority gap of {gap} is within {low} to {high}"
+        return 1.0
     distance = low - gap if gap < low else gap - high
-    return max(0.0, 1 - distance / 3), f"Seniority gap of {gap} is outside {low} to {high}"
+    return max(0.0, 1 - distance / 3)
 
 
-def _availability(mentor: Candidate, mentee: Candidate) -> tuple[float, str]:
+def _seniority_why(mentor: Candidate, mentee: Candidate, programme: Programme) -> str:
+    gap = _seniority_gap(mentor, mentee)
+    if gap is None:
+        return "Seniority unknown for one of them"
+    low, high = programme.min_seniority_gap, programme.max_seniority_gap
+    where = "within" if low <= gap <= high else "outside"
+    return f"Seniority gap of {gap} is {where} {low} to {high}"
+
+
+def _shared_minutes(mentor: Candidate, mentee: Candidate) -> int | None:
     if not mentor.availability or not mentee.availability:
-        return NEUTRAL, "Availability not shared yet by one of them"
-    minutes = overlap_minutes(mentor.availability, mentee.availability)
-    value = min(1.0, minutes / TARGET_OVERLAP_MINUTES)
-    return value, f"{minutes / 60:g} shared hours a week"
+        return None
+    return overlap_minutes(mentor.availability, mentee.availability)
 
 
-def _language(mentor: Candidate, mentee: Candidate) -> tuple[float, str]:
+def _availability_value(minutes: int | None) -> float:
+    return NEUTRAL if minutes is None else min(1.0, minutes / TARGET_OVERLAP_MINUTES)
+
+
+def _availability_why(minutes: int | None) -> str:
+    return (
+        "Availability not shared yet by one of them"
+        if minutes is None
+        else f"{minutes / 60:g} shared hours a week"
+    )
+
+
+def _language_value(mentor: Candidate, mentee: Candidate) -> float:
     if not mentor.languages or not mentee.languages:
-        return NEUTRAL, "Languages not stated by one of them"
+        return NEUTRAL
+    return 0.0 if mentor.languages.isdisjoint(mentee.languages) else 1.0
+
+
+def _language_why(mentor: Candidate, mentee: Candidate) -> str:
+    if not mentor.languages or not mentee.languages:
+        return "Languages not stated by one of them"
     shared = sorted(mentor.languages & mentee.languages)
-    if shared:
-        return 1.0, f"Both speak {', '.join(shared[:3])}"
-    return 0.0, "No shared language stated"
+    return f"Both speak {', '.join(shared[:3])}" if shared else "No shared language stated"
 
 
-def _cross_team(mentor: Candidate, mentee: Candidate) -> tuple[float, str]:
+def _cross_team_value(mentor: Candidate, mentee: Candidate) -> float:
     if mentor.team is None or mentee.team is None:
-        return NEUTRAL, "Team unknown for one of them"
-    if mentor.team != mentee.team:
-        return 1.0, "From another team: new perspectives"
-    return 0.0, "From the same team"
+        return NEUTRAL
+    return 1.0 if mentor.team != mentee.team else 0.0
+
+
+def _cross_team_why(mentor: Candidate, mentee: Candidate) -> str:
+    if mentor.team is None or mentee.team is None:
+        return "Team unknown for one of them"
+    return "From another team: new perspectives" if mentor.team != mentee.team else "From the same team"
+
+
+CRITERIA = ("skill_coverage", "seniority_gap", "availability_overlap", "shared_language", "cross_team")
+
+
+def _shares(weights: MatchingWeights) -> tuple[float, ...]:
+    """Each criterion's weight over the sum of the weights, in ``CRITERIA`` order."""
+    given = tuple(getattr(weights, name) for name in CRITERIA)
+    total_weight = sum(given)
+    return tuple(weight / total_weight for weight in given)
+
+
+def _values(
+    mentor: Candidate, mentee: Candidate, programme: Programme, minutes: int | None
+) -> tuple[float, ...]:
+    return (
+        _skill_value(mentor, mentee),
+        _seniority_value(mentor, mentee, programme),
+        _availability_value(minutes),
+        _language_value(mentor, mentee),
+        _cross_team_value(mentor, mentee),
+    )
+
+
+def _total(shares: tuple[float, ...], values: tuple[float, ...]) -> float:
+    # Rounded as the breakdown is (each contribution, then their sum), so the total ranked
+    # with is the total the proposal carries, to the bit.
+    return round(sum(round(share * value, 6) for share, value in zip(shares, values, strict=True)), 6)
+
+
+def total(mentor: Candidate, mentee: Candidate, programme: Programme) -> float:
+    """``score(mentor, mentee, programme).total`` without the sentences."""
+    values = _values(mentor, mentee, programme, _shared_minutes(mentor, mentee))
+    return _total(_shares(programme.weights), values)
 
 
 def score(mentor: Candidate, mentee: Candidate, programme: Programme) -> Score:
     """The compatibility of an eligible pair, with its explained breakdown."""
-    weights: MatchingWeights = programme.weights
-    criteria = {
-        "skill_coverage": (weights.skill_coverage, _skill_coverage(mentor, mentee)),
-        "seniority_gap": (weights.seniority_gap, _seniority(mentor, mentee, programme)),
-        "availability_overlap": (weights.availability_overlap, _availability(mentor, mentee)),
-        "shared_language": (weights.shared_language, _language(mentor, mentee)),
-        "cross_team": (weights.cross_team, _cross_team(mentor, mentee)),
-    }
-    total_weight = sum(weight for weight, _ in criteria.values())
-    components = []
-    for name, (weight, (value, why)) in criteria.items():
-        share = weight / total_weight
-        components.append(
-            ScoreComponent(
-                criterion=name,
-                weight=round(share, 6),
-                value=round(value, 6),
-                contribution=round(share * value, 6),
-                explanation=why,
-            )
+    minutes = _shared_minutes(mentor, mentee)
+    shares = _shares(programme.weights)
+    values = _values(mentor, mentee, programme, minutes)
+    sentences = (
+        _skill_why(mentor, mentee),
+        _seniority_why(mentor, mentee, programme),
+        _availability_why(minutes),
+        _language_why(mentor, mentee),
+        _cross_team_why(mentor, mentee),
+    )
+    components = tuple(
+        ScoreComponent(
+            criterion=name,
+            weight=round(share, 6),
+            value=round(value, 6),
+            contribution=round(share * value, 6),
+            explanation=why,
         )
-    return Score(total=round(sum(c.contribution for c in components), 6), breakdown=tuple(components))
+        for name, share, value, why in zip(CRITERIA, shares, values, sentences, strict=True)
+    )
+    return Score(total=_total(shares, values), breakdown=components)
 
 
-@dataclass(frozen=True)
 class Ranked:
-    mentor: Candidate
-    score: Score
+    """A mentor who may mentor the mentee, with the pair's total. The explained breakdown is
+    built the first time it is asked for: a ranking reads every mentor's total, a proposal
+    one mentor's breakdown."""
+
+    __slots__ = ("_mentee", "_programme", "_score", "mentor", "total")
+
+    def __init__(self, mentor: Candidate, score: Score) -> None:
+        self.mentor = mentor
+        self.total = score.total
+        self._score: Score | None = score
+        self._mentee: Candidate | None = None
+        self._programme: Programme | None = None
+
+    @classmethod
+    def unexplained(cls, mentor: Candidate, mentee: Candidate, programme: Programme, total: float) -> Ranked:
+        ranked = cls.__new__(cls)
+        ranked.mentor, ranked.total, ranked._score = mentor, total, None
+        ranked._mentee, ranked._programme = mentee, programme
+        return ranked
+
+    @property
+    def score(self) -> Score:
+        if self._score is None:
+            assert self._mentee is not None
+            assert self._programme is not None
+            self._score = score(self.mentor, self._mentee, self._programme)
+        return self._score
 
 
 def rank_mentors(
@@ -175,10 +279,17 @@ def rank_mentors(
 ) -> list[Ranked]:
     """Every mentor who may mentor ``mentee``, best first (ties broken by person id, so the
     order is the same on every replica)."""
+    shares = _shares(programme.weights)
+    chain = frozenset(management_chain(mentee.person_id, managers))
     eligible = [
-        Ranked(mentor, score(mentor, mentee, programme))
+        Ranked.unexplained(
+            mentor,
+            mentee,
+            programme,
+            _total(shares, _values(mentor, mentee, programme, _shared_minutes(mentor, mentee))),
+        )
         for mentor in pool
-        if ineligibility(mentor, mentee, managers=managers, declined=declined) is None
+        if ineligibility(mentor, mentee, managers=managers, declined=declined, mentee_chain=chain) is None
     ]
-    eligible.sort(key=lambda r: (-r.score.total, r.mentor.person_id))
+    eligible.sort(key=lambda r: (-r.total, r.mentor.person_id))
     return eligible[:limit] if limit is not None else eligible

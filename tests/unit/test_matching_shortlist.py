@@ -168,6 +168,17 @@ def test_a_round_small_enough_to_score_every_pair_ranks_each_mentee_like_rank_me
         assert [(e.mentor_id, e.score) for e in edges if e.mentee_id == mentee.person_id] == expected
 
 
+@settings(max_examples=40, deadline=None)
+@given(round_=rounds())
+def test_the_total_a_mentor_is_ranked_by_is_the_total_their_proposal_explains(round_: Round_) -> None:
+    mentees, mentors, programme, managers, declined = round_
+    for mentee in mentees:
+        for ranked in rank_mentors(mentee, mentors, programme, managers=managers, declined=declined):
+            explained = score(ranked.mentor, mentee, programme)
+            assert ranked.total == explained.total
+            assert ranked.score == explained
+
+
 @settings(max_examples=25, deadline=None)
 @given(round_=rounds())
 def test_pair_scores_and_verdicts_match_the_scalar_ones_for_every_pair(round_: Round_) -> None:
