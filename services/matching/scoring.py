@@ -207,12 +207,6 @@ def _total(shares: tuple[float, ...], values: tuple[float, ...]) -> float:
     return round(sum(round(share * value, 6) for share, value in zip(shares, values, strict=True)), 6)
 
 
-def total(mentor: Candidate, mentee: Candidate, programme: Programme) -> float:
-    """``score(mentor, mentee, programme).total`` without the sentences."""
-    values = _values(mentor, mentee, programme, _shared_minutes(mentor, mentee))
-    return _total(_shares(programme.weights), values)
-
-
 def score(mentor: Candidate, mentee: Candidate, programme: Programme) -> Score:
     """The compatibility of an eligible pair, with its explained breakdown."""
     minutes = _shared_minutes(mentor, mentee)
