@@ -8,7 +8,9 @@ named as the platform's bottleneck. An instance keeps the pool in memory instead
   once, so a new hire is always known to the instance that handles their profile event;
 - what other replicas remember reaches this one with the next reload, at most ``max_age``
   seconds later, and never more often than a quarter of the time a reload takes, so a large
-  pool costs a bounded share of the instance's time;
+  pool costs a bounded share of the instance's time. A reload lists everyone's revision and
+  reads (and validates) the snapshots of only those whose revision moved: reading and
+  validating every snapshot was most of a reload's time;
 - a stale entry never decides anything on its own: before a seat is taken, the chosen mentor's
   revision is compared with the store's (``Matcher._seat_best``) and a changed mentor makes the
   proposal start again from a fresh pool. Capacity itself is enforced by the seat claims.
@@ -18,13 +20,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
+from typing import Protocol
 
 from contracts.profile import ProfileSnapshot
 from services.matching.candidates import Candidate, candidate_from
 
-Load = Callable[[], Awaitable[list[ProfileSnapshot]]]
+
+class PeopleSource(Protocol):
+    """Where a reload reads everyone from (the store)."""
+
+    async def revisions(self) -> dict[str, int]:
+        """Everyone's newest revision, by person id."""
+        ...
+
+    async def snapshots_of(self, person_ids: Sequence[str]) -> list[ProfileSnapshot]:
+        """The newest snapshots of these people."""
+        ...
+
+
 # The store's count of mentors who offered capacity (``capacity.CapacityEpoch.offered``).
 Offered = Callable[[], Awaitable[int]]
 
@@ -35,12 +50,12 @@ _LOAD_SHARE = 0.25
 class KnownPeople:
     def __init__(
         self,
-        load: Load,
+        source: PeopleSource,
         max_age: float,
         clock: Callable[[], float] = time.monotonic,
         offered: Offered | None = None,
     ) -> None:
-        self._load = load
+        self._source = source
         self._offered = offered
         # The count of capacity offers this copy knows every mentor for (None: not known).
         self.mentors_as_of: int | None = None
@@ -111,18 +126,16 @@ class KnownPeople:
     async def _reload(self) -> None:
         started = self._clock()
         offered = await self._offered() if self._offered is not None else None
-        loaded = {s.person_id: s for s in await self._load()}
-        # A snapshot noted while the load ran can be newer than the one the load read, and an
-        # unchanged revision keeps the object (and the features) already built for it.
-        for person_id, known in self._snapshots.items():
-            read = loaded.get(person_id)
-            if read is None or read.revision <= known.revision:
-                loaded[person_id] = known
-        changed = [pid for pid, s in loaded.items() if self._snapshots.get(pid) is not s]
-        self._snapshots = loaded
-        if self._today is not None:
-            for person_id in changed:
-                self._candidates[person_id] = candidate_from(loaded[person_id], self._today)
+        revisions = await self._source.revisions()
+        moved = [
+            person_id
+            for person_id, revision in revisions.items()
+            if (known := self._snapshots.get(person_id)) is None or known.revision < revision
+        ]
+        # ``note`` keeps whichever is newer: a snapshot noted while the read ran may be newer
+        # than the one read. Unchanged people keep their objects and the features built for them.
+        for snapshot in await self._source.snapshots_of(moved) if moved else []:
+            self.note(snapshot)
         if offered is not None:
             self._knows_mentors_as_of(offered)
         self._loaded_at = self._clock()

@@ -99,7 +99,7 @@ class Matcher:
         self.store = store
         self.publisher = publisher
         self.programmes = programmes
-        self.known = KnownPeople(store.pool, pool_max_age_seconds, offered=self._offered)
+        self.known = KnownPeople(store, pool_max_age_seconds, offered=self._offered)
         # Boards are seated by the requests module, which builds on this one; it plugs in here
         # so a waitlisted board request is served like any other when capacity frees.
         self.board_former: BoardFormer | None = None

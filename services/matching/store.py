@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +37,9 @@ from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 
 # Above the largest capacity a profile accepts, so a seat count sees seats of any former capacity.
 SEAT_SLOTS_SEEN = 64
+# Ids per read by ``_id: {$in: [...]}``: the local Mongo-wire server looks lists up to 1,000
+# long up by key (longer ones are scanned).
+_IDS_PER_READ = 1000
 LIVE_MATCH_STATES = ("proposed", "confirmed", "paused")
 
 
@@ -84,8 +88,17 @@ class MatchingStore:
         cursor = self.candidates.find({"snapshot.mentor.opted_in": True})
         return [ProfileSnapshot.model_validate(doc["snapshot"]) async for doc in cursor]
 
-    async def pool(self) -> list[ProfileSnapshot]:
-        return [ProfileSnapshot.model_validate(doc["snapshot"]) async for doc in self.candidates.find({})]
+    async def revisions(self) -> dict[str, int]:
+        """Everyone's newest revision: what a copy of the pool compares before reading more."""
+        return {doc["_id"]: int(doc["revision"]) async for doc in self.candidates.find({}, {"revision": 1})}
+
+    async def snapshots_of(self, person_ids: Sequence[str]) -> list[ProfileSnapshot]:
+        """These people's newest snapshots, read by id."""
+        found: list[ProfileSnapshot] = []
+        for start in range(0, len(person_ids), _IDS_PER_READ):
+            cursor = self.candidates.find({"_id": {"$in": list(person_ids[start : start + _IDS_PER_READ])}})
+            found.extend([ProfileSnapshot.model_validate(doc["snapshot"]) async for doc in cursor])
+        return found
 
     async def open_request(
         self,

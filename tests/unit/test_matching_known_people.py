@@ -3,6 +3,7 @@ it reads the store again, and that nothing it reads takes a person back to an ol
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from contracts.profile import ProfileSnapshot
@@ -13,26 +14,32 @@ TODAY = date(2026, 11, 30)
 
 
 class Store:
-    """A store whose reads are counted, with a clock that a read moves on by ``load_seconds``."""
+    """A store whose reads are counted (``reads`` of everyone's revisions, and each snapshot
+    read in ``snapshots_read``), with a clock that a read moves on by ``load_seconds``."""
 
     def __init__(self, people: list[ProfileSnapshot], load_seconds: float = 0.0) -> None:
         self.people = {p.person_id: p for p in people}
         self.reads = 0
+        self.snapshots_read: list[str] = []
         self.now = 0.0
         self.load_seconds = load_seconds
 
     def clock(self) -> float:
         return self.now
 
-    async def load(self) -> list[ProfileSnapshot]:
+    async def revisions(self) -> dict[str, int]:
         self.reads += 1
         self.now += self.load_seconds
-        return list(self.people.values())
+        return {person_id: p.revision for person_id, p in self.people.items()}
+
+    async def snapshots_of(self, person_ids: Sequence[str]) -> list[ProfileSnapshot]:
+        self.snapshots_read.extend(person_ids)
+        return [self.people[person_id] for person_id in person_ids if person_id in self.people]
 
 
 async def test_the_store_is_read_once_while_the_copy_is_young() -> None:
     store = Store([mentor("M1"), snapshot("E1")])
-    known = KnownPeople(store.load, max_age=2.0, clock=store.clock)
+    known = KnownPeople(store, max_age=2.0, clock=store.clock)
 
     for _ in range(50):
         await known.current()
@@ -45,7 +52,7 @@ async def test_the_store_is_read_once_while_the_copy_is_young() -> None:
 
 async def test_a_copy_older_than_its_age_limit_is_read_again_and_shows_other_replicas_people() -> None:
     store = Store([mentor("M1")])
-    known = KnownPeople(store.load, max_age=2.0, clock=store.clock)
+    known = KnownPeople(store, max_age=2.0, clock=store.clock)
     await known.current()
     store.people["M2"] = mentor("M2")  # remembered by another replica
 
@@ -58,7 +65,7 @@ async def test_a_copy_older_than_its_age_limit_is_read_again_and_shows_other_rep
 
 async def test_fresh_reads_the_store_whatever_the_age() -> None:
     store = Store([mentor("M1")])
-    known = KnownPeople(store.load, max_age=60.0, clock=store.clock)
+    known = KnownPeople(store, max_age=60.0, clock=store.clock)
     await known.current()
     store.people["M2"] = mentor("M2")
 
@@ -70,7 +77,7 @@ async def test_fresh_reads_the_store_whatever_the_age() -> None:
 
 async def test_a_noted_snapshot_is_known_at_once_and_survives_a_read_that_missed_it() -> None:
     store = Store([mentor("M1", capacity=2)])
-    known = KnownPeople(store.load, max_age=2.0, clock=store.clock)
+    known = KnownPeople(store, max_age=2.0, clock=store.clock)
     await known.current()
     known.candidates(TODAY)
 
@@ -87,7 +94,7 @@ async def test_a_noted_snapshot_is_known_at_once_and_survives_a_read_that_missed
 
 async def test_an_older_snapshot_never_replaces_a_newer_one() -> None:
     store = Store([])
-    known = KnownPeople(store.load, max_age=2.0, clock=store.clock)
+    known = KnownPeople(store, max_age=2.0, clock=store.clock)
     known.note(mentor("M1", capacity=3, revision=4))
 
     known.note(mentor("M1", capacity=1, revision=3))
@@ -97,7 +104,7 @@ async def test_an_older_snapshot_never_replaces_a_newer_one() -> None:
 
 async def test_a_slow_read_is_repeated_less_often_than_the_age_limit_asks() -> None:
     store = Store([mentor("M1")], load_seconds=3.0)
-    known = KnownPeople(store.load, max_age=1.0, clock=store.clock)
+    known = KnownPeople(store, max_age=1.0, clock=store.clock)
     await known.current()
 
     store.now += 10.0
@@ -114,7 +121,7 @@ async def test_a_slow_read_is_repeated_less_often_than_the_age_limit_asks() -> N
 
 def test_features_follow_the_date_they_are_asked_for() -> None:
     store = Store([])
-    known = KnownPeople(store.load, max_age=2.0, clock=store.clock)
+    known = KnownPeople(store, max_age=2.0, clock=store.clock)
     known.note(mentor("M1"))
 
     first = known.candidates(TODAY)["M1"]
@@ -127,7 +134,7 @@ def test_features_follow_the_date_they_are_asked_for() -> None:
 
 async def test_a_partial_read_adds_new_volunteers_and_never_takes_anyone_back() -> None:
     store = Store([mentor("M1", capacity=2, revision=3)])
-    known = KnownPeople(store.load, max_age=60.0, clock=store.clock)
+    known = KnownPeople(store, max_age=60.0, clock=store.clock)
     await known.current()
     known.candidates(TODAY)
 
@@ -147,7 +154,7 @@ async def test_a_copy_knows_every_mentor_as_of_the_offer_count_read_before_it_lo
         offers[0] += 1  # a mentor volunteers elsewhere while the copy loads: not in this read
         return count
 
-    known = KnownPeople(store.load, max_age=2.0, clock=store.clock, offered=offered)
+    known = KnownPeople(store, max_age=2.0, clock=store.clock, offered=offered)
     await known.current()
 
     assert known.mentors_as_of == 3
@@ -159,7 +166,7 @@ async def test_an_offer_noted_here_keeps_the_copy_complete_only_when_none_came_i
     async def offered() -> int:
         return 5
 
-    known = KnownPeople(store.load, max_age=2.0, clock=store.clock, offered=offered)
+    known = KnownPeople(store, max_age=2.0, clock=store.clock, offered=offered)
     await known.current()
     known.offered_here(6)  # the only offer since the load: this instance's own
     assert known.mentors_as_of == 6
@@ -168,3 +175,21 @@ async def test_an_offer_noted_here_keeps_the_copy_complete_only_when_none_came_i
     assert known.mentors_as_of == 6
     known.merge([mentor("M7")], mentors_as_of=8)
     assert known.mentors_as_of == 8
+
+
+async def test_a_reload_reads_only_the_people_whose_revision_moved() -> None:
+    store = Store([mentor("M1"), mentor("M2"), snapshot("E1")])
+    known = KnownPeople(store, max_age=2.0, clock=store.clock)
+    await known.current()
+    unchanged = known.candidates(TODAY)["M1"]
+    store.snapshots_read.clear()
+    store.people["M2"] = mentor("M2", revision=3, capacity=1)  # changed on another replica
+    store.people["E2"] = snapshot("E2")  # new on another replica
+
+    store.now += 2.5
+    people = await known.current()
+
+    assert sorted(store.snapshots_read) == ["E2", "M2"]
+    assert people["M2"].revision == 3
+    assert known.candidates(TODAY)["M2"].mentor_capacity == 1
+    assert known.candidates(TODAY)["M1"] is unchanged
