@@ -191,8 +191,11 @@ class Matcher:
         mentors = mentors_for(kind, mentee, pool.people.values())
         declined = frozenset((mentor_id, mentee.person_id) for mentor_id in request["declined"])
         owner = seat_owner(request)
-        ranking = rank_mentors(mentee, mentors, programme, managers=pool.managers, declined=declined)
         mentor_id = await self.store.seat_of(owner)
+        # Mentors this instance knows to be full are not scored: the loop below would skip
+        # them anyway, and in a roll-out most mentors fill up. The seat already held is kept.
+        mentors = [m for m in mentors if m.person_id == mentor_id or self._room_with(m, pool)]
+        ranking = rank_mentors(mentee, mentors, programme, managers=pool.managers, declined=declined)
         if mentor_id is not None:
             # An interrupted attempt already holds a seat: finish that proposal, or give the
             # seat back if that mentor no longer fits.
@@ -217,8 +220,7 @@ class Matcher:
             # The instance's own counts include seats its other messages took since this pool
             # was read; a seat given back since then moves the counter the waitlist's second
             # look compares, so skipping a mentor they show full never strands a request.
-            held = max(pool.held[mentor.person_id], self.store.hints.count(mentor.person_id))
-            if held >= mentor.mentor_capacity:
+            if not self._room_with(mentor, pool):
                 continue
             if (
                 not checked
@@ -233,6 +235,11 @@ class Matcher:
                 return True
             pool.held[mentor.person_id] = mentor.mentor_capacity  # taken meanwhile by another replica
         return False
+
+    def _room_with(self, mentor: Candidate, pool: Pool) -> bool:
+        """Whether ``mentor`` has a free seat as far as this instance knows."""
+        held = max(pool.held[mentor.person_id], self.store.hints.count(mentor.person_id))
+        return held < mentor.mentor_capacity
 
     async def announce_proposal(
         self,
