@@ -37,7 +37,8 @@ STEPS = (
     (shortlist, "_Ranking", "rankings"),
     (shortlist, "auction", "auction"),
     (shortlist, "_edges", "edge table"),
-    (assignment, "optimal_arcs", "min-cost flow"),
+    (assignment, "auction_arcs", "assignment auction, certified (compiled)"),
+    (assignment, "exact_arcs", "min-cost flow (when not certified)"),
 )
 
 
