@@ -1,20 +1,14 @@
-"""The cohort assignment: every waiting mentee at most one mentor, no mentor beyond
-capacity, the total score within ``TOLERANCE`` of the highest it can be over the edges given
-(a mentee with no worthwhile candidate is left for the waitlist instead of being forced onto
-a poor match). Scores are scaled to integers (millionths, six decimals: well below any
-difference that matters) because both solvers work in integers.
+"""The optimal cohort assignment: every waiting mentee at most one mentor, no mentor beyond
+capacity, the total score as high as it can be.
 
-With ``fairness`` above zero, the k-th mentee of a mentor (from 0) costs ``fairness × k``
-more, a convex penalty that spreads mentees over mentors instead of filling the most popular
-first.
+It is a min-cost flow: source → mentee (1 unit) → mentor (one arc per candidate pair,
+cost −score) → sink (the mentor's free capacity), plus a zero-cost bypass from source to
+sink, so a mentee with no worthwhile candidate is left for the waitlist instead of being
+forced onto a poor match. Scores are scaled to integers because the solver works in
+integers; the scale keeps six decimals, well below any difference that matters.
 
-``seat_auction`` solves it first: an ε-scaled auction, compiled, that stops once linear
-programming duality proves its total within ``TOLERANCE`` of the optimum (the proof is
-computed, not assumed: see that module). Should the proof not come by ε = 1, the exact
-min-cost flow (OR-Tools) solves it instead: source → mentee (1 unit) → mentor (one arc per
-candidate pair, cost −score) → sink (the mentor's free capacity, or one arc per seat with
-its penalty), plus a zero-cost bypass from source to sink for mentees left unmatched. The
-flow costs many times the auction on a large round (seconds at 100,000 mentees).
+With ``fairness`` above zero, the k-th mentee of a mentor costs ``fairness × k`` more, a
+convex penalty that spreads mentees over mentors instead of filling the most popular first.
 
 Cohort rounds hand over hundreds of thousands of candidate pairs, so pairs travel as
 columns (``EdgeTable``) and only the chosen ones become ``Edge`` objects.
@@ -29,12 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from ortools.graph.python import min_cost_flow
 
-from services.matching.seat_auction import auction_arcs
-
 SCALE = 1_000_000
-# The auction's total is certified within this share of the optimum over the edges given
-# (0.001%, a hundredth of what a cohort round may lose), or the exact solver runs.
-TOLERANCE = 1e-5
 Ints = NDArray[np.int64]
 
 
@@ -116,7 +105,7 @@ def assign(
     tails = place[table.mentee] if len(table) else np.zeros(0, dtype=np.int64)
     usable = np.flatnonzero((tails >= 0) & (capacity[table.mentor] > 0) & (table.score > 0))
     arcs = (tails[usable], table.mentor[usable], table.score[usable])
-    chosen = usable[best_arcs(len(wanted), capacity, *arcs, fairness=fairness)]
+    chosen = usable[optimal_arcs(len(wanted), capacity, *arcs, fairness=fairness)]
     if isinstance(edges, EdgeTable):
         pairs = tuple(table.edge(at) for at in chosen.tolist())
     else:
@@ -125,39 +114,11 @@ def assign(
     return Assignment(pairs=pairs, unmatched=tuple(m for m in wanted if m not in matched))
 
 
-def best_arcs(
-    mentees: int,
-    capacity: Ints,
-    mentee: Ints,
-    mentor: Ints,
-    score: Ints,
-    *,
-    fairness: float = 0.0,
-    tolerance: float = TOLERANCE,
-) -> Ints:
-    """Which of the arcs (mentee row, mentor row, score in millionths) an assignment within
-    ``tolerance`` of the optimum uses, as indices; rows are below ``mentees`` and
-    ``len(capacity)``. The auction's, when it proves the bound; else the exact one."""
-    ranks = np.arange(max(1, int(capacity.max(initial=0))), dtype=np.float64)
-    found = auction_arcs(
-        mentees,
-        capacity,
-        mentee,
-        mentor,
-        score,
-        _integer_cost(max(fairness, 0.0) * ranks),
-        tolerance=tolerance,
-    )
-    if found is not None:
-        return found
-    return exact_arcs(mentees, capacity, mentee, mentor, score, fairness=fairness)
-
-
-def exact_arcs(
+def optimal_arcs(
     mentees: int, capacity: Ints, mentee: Ints, mentor: Ints, score: Ints, *, fairness: float = 0.0
 ) -> Ints:
     """Which of the arcs (mentee row, mentor row, score in millionths) the optimal
-    assignment uses, as indices, by min-cost flow."""
+    assignment uses, as indices; rows are below ``mentees`` and ``len(capacity)``."""
     mentors = len(capacity)
     source, sink = mentees + mentors, mentees + mentors + 1
     mentor_nodes = mentees + np.arange(mentors, dtype=np.int64)

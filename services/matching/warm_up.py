@@ -10,7 +10,6 @@ from services.matching.candidates import Candidate
 from services.matching.pair_kernels import Columns, among_best, pool_marks, score_pairs, weigh_mentees
 from services.matching.pairwise import build_round
 from services.matching.pricing import Offers, auction
-from services.matching.seat_auction import auction_arcs
 
 
 def warm() -> None:
@@ -54,4 +53,3 @@ def warm() -> None:
     among_best(one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     seats = np.ones(1, dtype=np.int64)
     auction(Offers.of(one, one, one + 1, seats, 1), seats)
-    auction_arcs(1, seats, one, one, one + 1, one, tolerance=0.0)

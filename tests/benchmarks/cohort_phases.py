@@ -37,8 +37,7 @@ STEPS = (
     (shortlist, "_Ranking", "rankings"),
     (shortlist, "auction", "auction"),
     (shortlist, "_edges", "edge table"),
-    (assignment, "auction_arcs", "assignment auction, certified (compiled)"),
-    (assignment, "exact_arcs", "min-cost flow (when not certified)"),
+    (assignment, "optimal_arcs", "min-cost flow"),
 )
 
 
