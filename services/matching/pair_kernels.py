@@ -542,54 +542,6 @@ def among_best(
     return among
 
 
-@compiled
-def _ranked(
-    owner: Any, other: Any, score: Any, owners: int, ceiling: int, field: int
-) -> Any:  # pragma: no cover - compiled
-    """``ranked``: a counting sort by owner, then each owner's few pairs sorted alone."""
-    starts = np.zeros(owners + 1, dtype=np.int64)
-    for row in owner:
-        starts[row + 1] += 1
-    for row in range(owners):
-        starts[row + 1] += starts[row]
-    keys = np.empty(len(owner), dtype=np.int64)
-    cursor = starts[:-1].copy()
-    for at in range(len(owner)):
-        row = owner[at]
-        keys[cursor[row]] = ((ceiling - min(max(score[at], 0), ceiling)) << field) | other[at]
-        cursor[row] += 1
-    out_owner = np.empty(len(owner), dtype=np.int64)
-    out_other = np.empty(len(owner), dtype=np.int64)
-    place = np.empty(len(owner), dtype=np.int64)
-    mask = (np.int64(1) << field) - 1
-    for row in range(owners):
-        start, end = starts[row], starts[row + 1]
-        if end - start > 1:
-            keys[start:end].sort()
-        for at in range(start, end):
-            out_owner[at], out_other[at], place[at] = row, keys[at] & mask, at - start
-    return out_owner, out_other, place
-
-
-def ranked(
-    owner: Ints, other: Ints, score: Ints, owners: int, *, ceiling: int, field: int
-) -> tuple[Ints, Ints, Ints]:
-    """Pairs ranked within each owner (rows below ``owners``): by score descending (clipped
-    to 0 and ``ceiling``), ties to the lower ``other`` (below ``1 << field``); the owner, the
-    other and the place within the owner of each, owners in order. What one sort of packed
-    (owner, ``ceiling`` − score, other) keys gives, without sorting by owner: each owner's
-    pairs are few, and sorted alone."""
-    result: tuple[Ints, Ints, Ints] = _ranked(
-        np.ascontiguousarray(owner, dtype=np.int64),
-        np.ascontiguousarray(other, dtype=np.int64),
-        np.ascontiguousarray(score, dtype=np.int64),
-        owners,
-        ceiling,
-        field,
-    )
-    return result
-
-
 def _redo(round_: Round, e: Ints, m: Ints, total: Ints, places: Ints) -> None:
     """The marked pairs' totals from ``pairwise`` itself."""
     if len(places) == 0:

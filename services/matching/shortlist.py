@@ -34,7 +34,6 @@ from services.matching.pair_kernels import (
     Columns,
     among_best,
     pool_marks,
-    ranked,
     score_pairs,
     weigh_mentees,
 )
@@ -45,6 +44,7 @@ from services.matching.pairwise import (
     Round,
     build_round,
     distinct,
+    places,
 )
 from services.matching.pricing import Offers, auction
 from services.matching.retrieval import candidate_pairs
@@ -54,6 +54,7 @@ EXHAUSTIVE_PAIRS = 1 << 21
 # Pair keys pack (row, score, other row) into 63 bits: 21 bits each.
 _FIELD = 21
 _CEILING = DECIMALS + 16  # above any total: five contributions each rounded up at most
+_MASK = (1 << _FIELD) - 1
 # More edges for whoever the auction left without a seat, or with seats to spare.
 LEFTOVER = 8
 # Pairs the auction bids over, per mentee and per mentor.
@@ -301,9 +302,8 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
 
 class _Ranking:
     """Pairs ranked within each owner (a mentee or a mentor): score descending, ties to the
-    lower row of the other side (id order for mentors). A counting sort by owner, then each
-    owner's pairs sorted alone as packed integers (``ranked``): one sort of all the pairs
-    took a logarithm more passes over them."""
+    lower row of the other side (id order for mentors). One sort of packed integers, read
+    back instead of sorting indices, which is much slower."""
 
     def __init__(
         self,
@@ -321,10 +321,11 @@ class _Ranking:
             # their ties, so only those are sorted and every such top is the same.
             kept = _among_best(owner, score, depth[0], depth[1])
             owner, other, score = owner[kept], other[kept], score[kept]
-        owners = depth[0] if depth is not None else int(owner.max(initial=-1)) + 1
-        self.owner, self.other, self.place = ranked(
-            owner, other, score, owners, ceiling=_CEILING, field=_FIELD
-        )
+        descending = _CEILING - np.clip(score, 0, _CEILING)
+        keys = np.sort((owner << (2 * _FIELD)) | (descending << _FIELD) | other)
+        self.owner = keys >> (2 * _FIELD)
+        self.place = places(self.owner)
+        self.other = keys & _MASK
         self.mentors = mentors
         self.by_mentor = by_mentor
         self.depth = None if depth is None else depth[1]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from services.matching import pair_kernels, pairwise
-from services.matching.pair_kernels import ByMentee, Columns, among_best, pool_marks, ranked, weigh_mentees
+from services.matching.pair_kernels import ByMentee, Columns, among_best, pool_marks, weigh_mentees
 from services.matching.pairwise import Ints, Round, build_round
 from services.matching.pricing import Offers, auction
 from services.matching.scoring import ineligibility, score
@@ -100,29 +100,6 @@ def test_candidate_batches_grouped_by_mentee_keep_each_mentees_mentors_in_the_or
     order = np.argsort(e, kind="stable")
     assert grouped.mentors.tolist() == m[order].tolist()
     assert grouped.starts.tolist() == np.searchsorted(e[order], np.arange(mentees + 1)).tolist()
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    owners=st.integers(1, 40),
-    others=st.integers(1, 60),
-    pairs=st.integers(0, 2_000),
-    spread=st.sampled_from([3, 1_000, 1_000_016, 3_000_000]),
-)
-def test_pairs_ranked_owner_by_owner_come_out_as_one_sort_of_packed_keys_orders_them(
-    seed: int, owners: int, others: int, pairs: int, spread: int
-) -> None:
-    rng = np.random.default_rng(seed)
-    owner = rng.integers(0, owners, size=pairs)
-    other = rng.integers(0, others, size=pairs)
-    score = rng.integers(-spread, spread, size=pairs)  # some below 0, some above the ceiling
-    found = ranked(owner, other, score, owners, ceiling=_CEILING, field=21)
-    keys = np.sort((owner << 42) | ((_CEILING - np.clip(score, 0, _CEILING)) << 21) | other)
-    expected_owner = keys >> 42
-    assert found[0].tolist() == expected_owner.tolist()
-    assert found[1].tolist() == (keys & ((1 << 21) - 1)).tolist()
-    assert found[2].tolist() == pairwise.places(expected_owner).tolist()
 
 
 def test_a_generated_organisations_candidate_pairs_weigh_as_pairwise_scores_them() -> None:
