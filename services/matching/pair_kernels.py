@@ -4,9 +4,10 @@
 column for every pair, about half a microsecond of processor time per pair. Here one loop
 does each pair start to finish, with the very integer lookups and the very float operations
 in the very order ``pairwise`` uses (no fast-math: not one bit may differ), and
-``weigh_mentees`` folds in what came before scoring, making the pair keys of a range of
-mentees distinct: a counting sort by mentee and a mark per mentor seen, instead of sorting
-tens of millions of keys.
+``ByMentee`` and ``weigh_mentees`` fold in what came before scoring: the candidate batches
+grouped by mentee in a counting sort that reads them where they lie, then each mentee's
+mentors made distinct by a mark per mentor seen, instead of putting tens of millions of
+pair keys side by side and sorting them.
 
 The loops run without the interpreter lock, so ``cores`` runs them side by side. Two rare
 cases are handed back to ``pairwise`` pair by pair (the loops mark them): availability off
