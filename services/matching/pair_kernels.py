@@ -4,9 +4,10 @@
 column for every pair, about half a microsecond of processor time per pair. Here one loop
 does each pair start to finish, with the very integer lookups and the very float operations
 in the very order ``pairwise`` uses (no fast-math: not one bit may differ), and
-``weigh_mentees`` folds in what came before scoring, making the pair keys of a range of
-mentees distinct: a counting sort by mentee and a mark per mentor seen, instead of sorting
-tens of millions of keys.
+``ByMentee`` and ``weigh_mentees`` fold in what came before scoring: the candidate batches
+grouped by mentee in a counting sort that reads them where they lie, then each mentee's
+mentors made distinct by a mark per mentor seen, instead of putting tens of millions of
+pair keys side by side and sorting them.
 
 The loops run without the interpreter lock, so ``cores`` runs them side by side. Two rare
 cases are handed back to ``pairwise`` pair by pair (the loops mark them): availability off
@@ -20,12 +21,16 @@ does it ahead of the first round).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
+from llvmlite import ir  # type: ignore[import-untyped]
+from numba import types
+from numba.extending import intrinsic
 from numpy.typing import NDArray
 
 from services.matching import cores
@@ -51,9 +56,6 @@ from services.matching.scoring import NEUTRAL, TARGET_OVERLAP_MINUTES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Pair keys inside ``weigh_mentees`` put the mentee row above this many bits, the mentor's below.
-KEY_BITS = 21
-_KEY_MASK = (1 << KEY_BITS) - 1
 _KNOWN = HAS_LEVEL | HAS_AVAILABILITY | HAS_LANGUAGES | HAS_TEAM
 _SLOT_CAP = -(-TARGET_OVERLAP_MINUTES // SLOT_MINUTES)
 # Pairs per call of ``_score_in_order`` on a thread: large enough that calls cost nothing.
@@ -65,11 +67,7 @@ BLOCK_MENTORS = 16
 # Up to this many mentors, their records (128 bytes each) stay in the processor's cache
 # whatever the order, and pairs are scored in key order.
 MENTORS_IN_CACHE = 4096
-_M1 = np.uint64(0x5555555555555555)
-_M2 = np.uint64(0x3333333333333333)
-_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
-_H01 = np.uint64(0x0101010101010101)
-_ONE, _TWO, _FOUR, _BYTES = np.uint64(1), np.uint64(2), np.uint64(4), np.uint64(56)
+_ONE = np.uint64(1)
 
 
 def compiled(function: F) -> F:
@@ -92,9 +90,10 @@ class Columns:
     """A round's columns laid out for the loops: each person's as one record of words, read
     as integers, floats or bits through three views of it (a round's pairs reach people all
     over, and a cache line missed costs more than scoring: a mentor's record is two lines),
-    and mentors' skill codes mentor by mentor (a mentee's goals lie close in term order).
-    Skill coverage is always present (empty without a table), so that every round compiles
-    to the same machine code."""
+    and mentors' skill codes twice: mentor by mentor, for pairs scored mentor by mentor (a
+    mentee's goals lie close in term order), and term by term, for a mentee's pairs scored in
+    mentor order (each goal's codes are then read along a row). Skill coverage is always
+    present (empty without a table), so that every round compiles to the same machine code."""
 
     arrays: tuple[Any, ...]
 
@@ -103,8 +102,9 @@ class Columns:
         mentees, mentors, skills, tables = round_.mentees, round_.mentors, round_.skills, round_.tables
         coverage = round_.coverage
         count = len(mentors.person)
-        codes = skills.codes.reshape(-1, count).T
-        codes = np.ascontiguousarray(codes if codes.dtype == np.uint8 else codes.astype(np.int64))
+        by_term = skills.codes.reshape(-1, count)
+        by_term = by_term if by_term.dtype == np.uint8 else by_term.astype(np.int64)
+        codes = np.ascontiguousarray(by_term.T)
         if coverage is not None:
             base, steps = coverage.base, coverage.steps.astype(np.int64)
             # Half the bytes of int64: the table is looked up at random, once per pair.
@@ -126,6 +126,7 @@ class Columns:
                 mentees.languages.shape[0],
                 mentees.slots.shape[0],
                 codes,
+                by_term,
                 skills.weights,
                 coverage is not None,
                 steps,
@@ -165,30 +166,38 @@ def _record(
     return record
 
 
-@inlined
-def _shared_slots(mine: Any, e: int, theirs: Any, m: int, first: int, words: int) -> int:  # pragma: no cover
-    """Half-hour slots both touch: ``words`` words from word ``first`` of each record.
-    (Read in place: a view of each row per pair costs more, in reference counts, than the
-    count itself.)"""
-    count = 0
-    for word in range(first, first + words):
-        x = mine[e, word] & theirs[m, word]
-        # Bits set, by halving sums (LLVM turns this into the processor's popcount).
-        x = x - ((x >> _ONE) & _M1)
-        x = (x & _M2) + ((x >> _TWO) & _M2)
-        x = (x + (x >> _FOUR)) & _M4
-        count += int((x * _H01) >> _BYTES)
-    return count
+def _ctpop(context: Any, word: Any) -> Any:
+    """The bits set in a 64-bit word, as the processor's own instruction (LLVM's ``ctpop``):
+    numba has no function for it, and LLVM did not always recognise the shifts and masks
+    that spell it out."""
+
+    def generate(codegen: Any, builder: Any, signature: Any, args: Any) -> Any:
+        function = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
+        return builder.call(function, args)
+
+    return types.uint64(types.uint64), generate
+
+
+_bits_set = cast(Callable[[Any], Any], intrinsic(_ctpop))
 
 
 @compiled
 def _score_in_order(
-    columns: Any, pair_e: Any, pair_m: Any, order: Any, totals: Any, eligible: Any, redo: Any
+    columns: Any,
+    pair_e: Any,
+    pair_m: Any,
+    order: Any,
+    totals: Any,
+    eligible: Any,
+    redo: Any,
+    by_term: bool,
 ) -> None:  # pragma: no cover - compiled
     """For each pair, visited in ``order`` (places in ``pair_e`` and ``pair_m``): the total
     in millionths, whether eligible, and whether to redo it in ``pairwise``, as
     ``pairwise._slice`` computes them. The columns are unpacked once, out of the loop:
-    unpacked per pair, their reference counts would cost more than the score."""
+    unpacked per pair, their reference counts would cost more than the score. A mentee's
+    words are read once for a run of its pairs, and its goals' skill codes looked up term by
+    term when ``by_term`` (its mentors then come in order, so their codes lie side by side)."""
     (
         mentee,
         mentee_floats,
@@ -199,6 +208,7 @@ def _score_in_order(
         languages,
         slot_words,
         codes,
+        codes_by_term,
         weights,
         has_coverage,
         steps,
@@ -210,34 +220,52 @@ def _score_in_order(
     ) = columns
     slots_at = _LANGUAGES + languages
     goals_at = slots_at + slot_words
+    goal = np.zeros(mentee.shape[1] - goals_at + 1, dtype=np.int64)
+    step = np.zeros(mentee.shape[1] - goals_at + 1, dtype=np.int64)
+    spoken_words = np.zeros(languages, dtype=np.uint64)
+    slot_bits = np.zeros(slot_words, dtype=np.uint64)
+    last = -1
+    mine = person = team = level = terms = base = count = 0
+    offset = max_gap = 0.0
     for at in order:
         e = pair_e[at]
         m = pair_m[at]
-        mine = mentee[e, _FLAGS]
-        team = mentee[e, _TEAM]
+        if e != last:
+            last = e
+            mine, person = mentee[e, _FLAGS], mentee[e, _PERSON]
+            team, level = mentee[e, _TEAM], mentee[e, _LEVEL]
+            offset, max_gap = mentee_floats[e, _OFFSET], mentee_floats[e, _MAX_GAP]
+            terms, base, count = mentee[e, _TERMS], mentee[e, _BASE], mentee[e, _GOALS]
+            for column in range(terms):
+                goal[column] = mentee[e, goals_at + column]
+                step[column] = steps[column] if has_coverage else 0
+            for word in range(languages):
+                spoken_words[word] = mentee_bits[e, _LANGUAGES + word]
+            for word in range(slot_words):
+                slot_bits[word] = mentee_bits[e, slots_at + word]
         theirs = mentor[m, _FLAGS]
         both = mine & theirs
         other_team = mentor[m, _TEAM]
 
-        ok = mentee[e, _PERSON] != mentor[m, _PERSON]
+        ok = person != mentor[m, _PERSON]
         ok = ok and ((theirs & EXTERNAL) == 0 or (mine & ACCEPTS_EXTERNAL) != 0)
         ok = ok and (team < 0 or team != other_team or (both & SAME_TEAM_ALLOWED) != 0)
-        gap = abs(mentee_floats[e, _OFFSET] - mentor_floats[m, _OFFSET])
-        ok = ok and not (gap > min(mentee_floats[e, _MAX_GAP], mentor_floats[m, _MAX_GAP]))
+        gap = abs(offset - mentor_floats[m, _OFFSET])
+        ok = ok and not (gap > min(max_gap, mentor_floats[m, _MAX_GAP]))
 
         again = (both & HAS_AVAILABILITY) != 0 and (both & ON_GRID) == 0
-        terms = mentee[e, _TERMS]
         if has_coverage:
-            index = mentee[e, _BASE]
+            index = base
             for column in range(terms):
-                index += steps[column] * np.int64(codes[m, mentee[e, goals_at + column]])
+                code = codes_by_term[goal[column], m] if by_term else codes[m, goal[column]]
+                index += step[column] * np.int64(code)
             total = np.int64(millionths[index])
         else:
             # 0.0 plus each covered goal's weight in goal order, as ``_skill_millionths`` adds.
             covered = 0.0
             for column in range(terms):
-                covered += weights[codes[m, mentee[e, goals_at + column]]]
-            count = mentee[e, _GOALS]
+                code = codes_by_term[goal[column], m] if by_term else codes[m, goal[column]]
+                covered += weights[code]
             value = covered / count if count > 0 else NEUTRAL
             scaled = (share * value) * 1_000_000
             rounded = np.rint(scaled)
@@ -245,12 +273,15 @@ def _score_in_order(
                 again = True
             total = np.int64(rounded)
 
-        slots = min(_shared_slots(mentee_bits, e, mentor_bits, m, slots_at, slot_words), _SLOT_CAP)
+        shared = 0
+        for word in range(slot_words):
+            shared += int(_bits_set(slot_bits[word] & mentor_bits[m, slots_at + word]))
+        slots = min(shared, _SLOT_CAP)
         spoken = False
-        for word in range(_LANGUAGES, slots_at):
-            if (mentee_bits[e, word] & mentor_bits[m, word]) != 0:
+        for word in range(languages):
+            if (spoken_words[word] & mentor_bits[m, _LANGUAGES + word]) != 0:
                 spoken = True
-        level_gap = mentor[m, _LEVEL] - mentee[e, _LEVEL]
+        level_gap = mentor[m, _LEVEL] - level
         distance = min(max(max(low - level_gap, level_gap - high), 0), 3)
         index = (
             np.int64(team != other_team)
@@ -264,45 +295,96 @@ def _score_in_order(
         redo[at] = again
 
 
-@inlined
-def _lowest_bit(x: Any) -> int:  # pragma: no cover - compiled
-    """The place of the lowest bit set in ``x`` (a word not 0): the bits below it, counted."""
-    x = (x & (~x + _ONE)) - _ONE
-    x = x - ((x >> _ONE) & _M1)
-    x = (x & _M2) + ((x >> _TWO) & _M2)
-    x = (x + (x >> _FOUR)) & _M4
-    return int((x * _H01) >> _BYTES)
+@compiled
+def _count_by_mentee(mentee_batches: Any, counts: Any) -> None:  # pragma: no cover - compiled
+    """``counts[row]`` raised by the pairs of each mentee row in the batches."""
+    for rows in mentee_batches:
+        for row in rows:
+            counts[row] += 1
+
+
+@compiled
+def _place_by_mentee(
+    mentee_batches: Any, mentor_batches: Any, cursor: Any, by_mentee: Any
+) -> None:  # pragma: no cover - compiled
+    """Each pair's mentor written at its mentee's ``cursor``, which moves on."""
+    for batch in range(len(mentee_batches)):
+        rows, mentors = mentee_batches[batch], mentor_batches[batch]
+        for at in range(len(rows)):
+            row = rows[at]
+            by_mentee[cursor[row]] = mentors[at]
+            cursor[row] += 1
+
+
+@dataclass(frozen=True)
+class ByMentee:
+    """Candidate pairs grouped by mentee, repeats allowed: mentee row ``r``'s mentor rows are
+    ``mentors[starts[r]:starts[r + 1]]``."""
+
+    mentors: NDArray[np.int32]
+    starts: Ints
+
+    @staticmethod
+    def of(batches: Sequence[tuple[Ints, Ints]], mentees: int) -> ByMentee:
+        """The (mentee rows, mentor rows) batches, grouped: a counting sort by mentee, the
+        batches shared out over the cores in groups, each group writing its pairs after the
+        earlier groups' pairs of the same mentee (so the order never depends on threads).
+        The batches are read where they lie: putting them side by side first would copy
+        tens of millions of pairs."""
+        sizes = np.array([len(e) for e, _ in batches], dtype=np.int64)
+        # Groups of batches with about as many pairs each, in the order given.
+        edges = np.searchsorted(np.cumsum(sizes), np.linspace(0, sizes.sum(), cores.WORKERS + 1)[1:-1])
+        bounds = [0, *(int(edge) + 1 for edge in edges), len(batches)]
+        groups = [
+            (
+                _typed([np.ascontiguousarray(e, dtype=np.int64) for e, _ in batches[start:end]]),
+                _typed([np.ascontiguousarray(m, dtype=np.int64) for _, m in batches[start:end]]),
+            )
+            for start, end in itertools.pairwise(bounds)
+        ]
+
+        def count(group: tuple[Any, Any]) -> Ints:
+            counts = np.zeros(mentees, dtype=np.int64)
+            _count_by_mentee(group[0], counts)
+            return counts
+
+        counts = cores.mapped(count, groups)
+        starts = np.zeros(mentees + 1, dtype=np.int64)
+        np.cumsum(np.sum(counts, axis=0), out=starts[1:])
+        cursors = np.cumsum([starts[:-1], *counts[:-1]], axis=0)
+        by_mentee = np.empty(int(starts[-1]), dtype=np.int32)
+
+        def place(at: int) -> None:
+            _place_by_mentee(groups[at][0], groups[at][1], cursors[at], by_mentee)
+
+        cores.each(place, range(len(groups)))
+        return ByMentee(by_mentee, starts)
+
+
+def _typed(arrays: list[Ints]) -> Any:
+    """A numba list of the arrays (never empty, so that its type is known)."""
+    return numba.typed.List(arrays or [np.zeros(0, dtype=np.int64)])
 
 
 @compiled
 def _weigh_mentees(
-    columns: Any, keys: Any, low: int, high: int, banned: Any, by_mentor: bool
+    columns: Any, by_mentee: Any, starts: Any, low: int, high: int, banned: Any, by_mentor: bool
 ) -> Any:  # pragma: no cover - compiled
-    """The distinct pairs among ``keys`` (mentee row << KEY_BITS | mentor row, mentees from
-    ``low`` to ``high``, repeats allowed) that are eligible and not ``banned`` (sorted keys
-    mentee row × mentors + mentor row), in key order: mentee, mentor and score columns, and
-    the places of the pairs to redo.
+    """The distinct pairs of mentees ``low`` to ``high`` (``ByMentee``'s columns) that are
+    eligible and not ``banned`` (sorted keys mentee row × mentors + mentor row), in key
+    order: mentee, mentor and score columns, and the places of the pairs to redo.
 
-    A counting sort by mentee; then, mentee by mentee, its mentors set bits in a bitmap of
-    mentors, which read in order are its distinct mentors, sorted. Mentees are taken in
-    blocks of about ``BLOCK_MENTORS`` pairs per mentor of the round, whose pairs are scored
-    mentor by mentor if ``by_mentor``: a mentor's record is then fetched from memory once
-    per block, not once per pair."""
+    Mentee by mentee, its mentors set bits in a bitmap of mentors, which read in order are
+    its distinct mentors, sorted. Mentees are taken in blocks of about ``BLOCK_MENTORS``
+    pairs per mentor of the round, whose pairs are scored mentor by mentor if
+    ``by_mentor``: a mentor's record is then fetched from memory once per block, not once
+    per pair."""
     mentors = len(columns[3])
     rows = high - low
-    starts = np.zeros(rows + 1, dtype=np.int64)
-    for key in keys:
-        starts[(key >> KEY_BITS) - low + 1] += 1
     widest = 0
-    for row in range(rows):
-        widest = max(widest, starts[row + 1])
-        starts[row + 1] += starts[row]
-    by_mentee = np.empty(len(keys), dtype=np.int32)
-    filled = starts[:-1].copy()
-    for key in keys:
-        row = (key >> KEY_BITS) - low
-        by_mentee[filled[row]] = key & _KEY_MASK
-        filled[row] += 1
+    for row in range(low, high):
+        widest = max(widest, starts[row + 1] - starts[row])
+    pairs = starts[high] - starts[low]
     bitmap = np.zeros((mentors + 63) // 64, dtype=np.uint64)
     block = BLOCK_MENTORS * mentors
     pair_e = np.empty(block + widest, dtype=np.int64)
@@ -318,11 +400,11 @@ def _weigh_mentees(
     by_eligible = np.empty(block + widest, dtype=np.bool_)
     by_redo = np.empty(block + widest, dtype=np.bool_)
     per_mentor = np.empty(mentors + 1, dtype=np.int64)
-    # Room for all the keys, so never short; filled only as far as pairs are kept.
-    out_e = np.empty(len(keys), dtype=np.int64)
-    out_m = np.empty(len(keys), dtype=np.int64)
-    out_total = np.empty(len(keys), dtype=np.int64)
-    again = np.empty(len(keys), dtype=np.int64)
+    # Room for all the pairs, so never short; filled only as far as pairs are kept.
+    out_e = np.empty(pairs, dtype=np.int64)
+    out_m = np.empty(pairs, dtype=np.int64)
+    out_total = np.empty(pairs, dtype=np.int64)
+    again = np.empty(pairs, dtype=np.int64)
     kept = 0
     redone = 0
     next_banned = np.searchsorted(banned, low * mentors)
@@ -330,7 +412,7 @@ def _weigh_mentees(
     while row < rows:
         count = 0
         while row < rows and count < block:
-            for at in range(starts[row], starts[row + 1]):
+            for at in range(starts[low + row], starts[low + row + 1]):
                 m = by_mentee[at]
                 bitmap[m >> 6] |= _ONE << np.uint64(m & 63)
             for word in range(len(bitmap)):
@@ -340,12 +422,13 @@ def _weigh_mentees(
                 bitmap[word] = 0
                 while bits != 0:
                     pair_e[count] = low + row
-                    pair_m[count] = word * 64 + _lowest_bit(bits)
+                    # The place of the lowest bit set: the bits below it, counted.
+                    pair_m[count] = word * 64 + int(_bits_set((bits & (~bits + _ONE)) - _ONE))
                     count += 1
                     bits &= bits - _ONE
             row += 1
         if not by_mentor:
-            _score_in_order(columns, pair_e, pair_m, identity[:count], totals, eligible, redo)
+            _score_in_order(columns, pair_e, pair_m, identity[:count], totals, eligible, redo, True)
         else:
             # The block's pairs by mentor (a counting sort), copied out in that order and
             # scored there, their results put back: copies read in order cost less than
@@ -360,7 +443,7 @@ def _weigh_mentees(
                 place = per_mentor[m]
                 order[place], by_e[place], by_m[place] = at, pair_e[at], m
                 per_mentor[m] += 1
-            _score_in_order(columns, by_e, by_m, identity[:count], by_total, by_eligible, by_redo)
+            _score_in_order(columns, by_e, by_m, identity[:count], by_total, by_eligible, by_redo, False)
             for place in range(count):
                 at = order[place]
                 totals[at], eligible[at], redo[at] = by_total[place], by_eligible[place], by_redo[place]
@@ -482,7 +565,9 @@ def score_pairs(
     def chunk(start: int) -> None:
         part = slice(start, start + CHUNK)
         order = np.arange(len(e[part]), dtype=np.int64)
-        _score_in_order(columns.arrays, e[part], m[part], order, total[part], eligible[part], redo[part])
+        _score_in_order(
+            columns.arrays, e[part], m[part], order, total[part], eligible[part], redo[part], True
+        )
 
     cores.each(chunk, range(0, len(e), CHUNK), threads=threads)
     _redo(round_, e, m, total, np.flatnonzero(redo))
@@ -491,15 +576,17 @@ def score_pairs(
 
 
 def weigh_mentees(
-    round_: Round, columns: Columns, keys: Ints, low: int, high: int, *, by_mentor: bool | None = None
+    round_: Round, columns: Columns, pairs: ByMentee, low: int, high: int, *, by_mentor: bool | None = None
 ) -> tuple[Ints, Ints, Ints]:
-    """The eligible distinct pairs among ``keys`` (mentee row << KEY_BITS | mentor row, for
-    mentees ``low`` to ``high``, repeats allowed), in (mentee, mentor) order, scored:
+    """The eligible distinct pairs of mentees ``low`` to ``high`` among ``pairs`` (repeats
+    allowed), in (mentee, mentor) order, scored:
     ``distinct`` then ``pairwise.score_pairs`` and keeping the eligible, in one pass. Pairs
     are scored mentor by mentor (``by_mentor``) when there are more than ``MENTORS_IN_CACHE``
     mentors, unless told."""
     if by_mentor is None:
         by_mentor = len(round_.mentors.person) > MENTORS_IN_CACHE
-    e, m, totals, again = _weigh_mentees(columns.arrays, keys, low, high, round_.banned, by_mentor)
+    e, m, totals, again = _weigh_mentees(
+        columns.arrays, pairs.mentors, pairs.starts, low, high, round_.banned, by_mentor
+    )
     _redo(round_, e, m, totals, again)
     return e, m, totals

@@ -30,7 +30,7 @@ from services.matching import cores
 from services.matching.assignment import Edge, EdgeTable
 from services.matching.candidates import Candidate
 from services.matching.pair_kernels import (
-    KEY_BITS,
+    ByMentee,
     Columns,
     among_best,
     pool_marks,
@@ -245,29 +245,17 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
     """The eligible pairs, scored; with ``pool``, only those among their mentee's
     ``POOL_PER_MENTEE`` or their mentor's ``POOL_PER_MENTOR`` best (ties at the cut stay).
 
-    Each thread takes a range of mentees: their pair keys are sorted, scored and cut apart
-    (a mentor's counts summed over the ranges), and are in order once put side by side."""
+    The candidates are grouped by mentee (``ByMentee``); then each thread takes a range of
+    mentees, whose pairs are made distinct, scored and cut apart (a mentor's counts summed
+    over the ranges), and are in order once put side by side."""
     mentees, mentors = len(round_.mentees.person), len(round_.mentors.person)
     exhaustive = mentees * mentors <= EXHAUSTIVE_PAIRS or mentors <= per_mentee
     bounds = np.linspace(0, mentees, cores.WORKERS + 1).astype(np.int64)
 
     columns = Columns.of(round_)
-
-    def split(group: list[tuple[Ints, Ints]]) -> list[Ints]:
-        """A group of batches' pair keys (as ``weigh_mentees`` takes them) by range of mentees."""
-        e = np.concatenate([batch[0] for batch in group])
-        keys = (e << KEY_BITS) | np.concatenate([batch[1] for batch in group])
-        part = np.zeros(len(e), np.int8)
-        for bound in bounds[1:-1]:
-            part += e >= bound
-        return [keys[part == at] for at in range(len(bounds) - 1)]
-
-    batches: list[list[Ints]] = []
+    grouped = None
     if not exhaustive:
-        # Batches come by the thousand, some tiny: a thread takes a group of them at once.
-        generated = list(candidate_pairs(round_, both_ways=both_ways))
-        groups = [generated[at :: 4 * cores.WORKERS] for at in range(4 * cores.WORKERS)]
-        batches = cores.mapped(split, [group for group in groups if group])
+        grouped = ByMentee.of(list(candidate_pairs(round_, both_ways=both_ways)), mentees)
 
     def weigh(rows: tuple[int, int]) -> _Part:
         low, high = rows
@@ -277,10 +265,8 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
             score, eligible = score_pairs(round_, columns, e, m, threads=False)
             e, m, score = e[eligible], m[eligible], score[eligible]
         else:
-            at = int(np.searchsorted(bounds, low))
-            e, m, score = weigh_mentees(
-                round_, columns, np.concatenate([keys[at] for keys in batches]), low, high
-            )
+            assert grouped is not None
+            e, m, score = weigh_mentees(round_, columns, grouped, low, high)
         if not pool:
             nothing = np.zeros(0, dtype=np.int64)
             return _Part(e, m, score, nothing.astype(np.uint8), nothing.astype(np.bool_), nothing)

@@ -7,7 +7,14 @@ import numpy as np
 from contracts.profile import MatchingPreferences
 from contracts.programmes import DEFAULT_PROGRAMMES
 from services.matching.candidates import Candidate
-from services.matching.pair_kernels import Columns, among_best, pool_marks, score_pairs, weigh_mentees
+from services.matching.pair_kernels import (
+    ByMentee,
+    Columns,
+    among_best,
+    pool_marks,
+    score_pairs,
+    weigh_mentees,
+)
 from services.matching.pairwise import build_round
 from services.matching.pricing import Offers, auction
 
@@ -47,8 +54,9 @@ def warm() -> None:
     columns = Columns.of(round_)
     one = np.zeros(1, dtype=np.int64)
     score_pairs(round_, columns, one, one, threads=False)
-    weigh_mentees(round_, columns, one, 0, 1)
-    weigh_mentees(round_, columns, one, 0, 1, by_mentor=True)
+    pairs = ByMentee.of([(one, one)], 1)
+    weigh_mentees(round_, columns, pairs, 0, 1)
+    weigh_mentees(round_, columns, pairs, 0, 1, by_mentor=True)
     pool_marks(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     among_best(one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     seats = np.ones(1, dtype=np.int64)

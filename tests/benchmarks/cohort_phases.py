@@ -21,13 +21,15 @@ from typing import Any
 
 from contracts.programmes import DEFAULT_PROGRAMMES
 from services.matching import assignment, shortlist, warm_up
+from services.matching.pair_kernels import ByMentee
 from tests.benchmarks.cohort_round import BEST, CAPACITY, PRICED, SIZES, timed
 from tests.support.population import organisation
 
-# (module, function, phase): the steps a round goes through, in order.
+# (module or class, function, phase): the steps a round goes through, in order.
 STEPS = (
     (shortlist, "_round", "build round (profile features to columns)"),
     (shortlist, "candidate_pairs", "candidate generation"),
+    (ByMentee, "of", "candidates grouped by mentee (compiled)"),
     (shortlist, "weigh_mentees", "distinct pairs + exact scoring (compiled)"),
     (shortlist, "distinct", "deduplication of chosen pair keys"),
     (shortlist, "score_pairs", "exact scoring (every pair, small rounds)"),

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from services.matching import pair_kernels, pairwise
-from services.matching.pair_kernels import KEY_BITS, Columns, among_best, pool_marks, weigh_mentees
+from services.matching.pair_kernels import ByMentee, Columns, among_best, pool_marks, weigh_mentees
 from services.matching.pairwise import Ints, Round, build_round
 from services.matching.pricing import Offers, auction
 from services.matching.scoring import ineligibility, score
@@ -76,11 +76,30 @@ def test_weighing_repeated_candidate_keys_keeps_each_eligible_pair_once_in_order
         keys = pairwise.distinct(e * len(able) + m)
         ue, um = keys // len(able), keys % len(able)
         expected, ok = pairwise.score_pairs(looked_up, ue, um)
+        grouped = ByMentee.of([(e, m)], len(active))
         for by_mentor in (False, True):
-            found = weigh_mentees(
-                looked_up, Columns.of(looked_up), (e << KEY_BITS) | m, low, high, by_mentor=by_mentor
-            )
+            found = weigh_mentees(looked_up, Columns.of(looked_up), grouped, low, high, by_mentor=by_mentor)
             assert [x.tolist() for x in found] == [ue[ok].tolist(), um[ok].tolist(), expected[ok].tolist()]
+
+
+@settings(max_examples=60, deadline=None)
+@given(mentees=st.integers(1, 30), data=st.data())
+def test_candidate_batches_grouped_by_mentee_keep_each_mentees_mentors_in_the_order_generated(
+    mentees: int, data: st.DataObject
+) -> None:
+    pair = st.tuples(st.integers(0, mentees - 1), st.integers(0, 99))
+    batches = data.draw(st.lists(st.lists(pair, max_size=40), max_size=12))
+    pairs = [
+        (np.array([p[0] for p in batch], dtype=np.int64), np.array([p[1] for p in batch], dtype=np.int64))
+        for batch in batches
+    ]
+    grouped = ByMentee.of(pairs, mentees)
+    e = np.concatenate([np.zeros(0, np.int64), *(batch[0] for batch in pairs)])
+    m = np.concatenate([np.zeros(0, np.int64), *(batch[1] for batch in pairs)])
+    # What a stable sort of the batches put side by side gives.
+    order = np.argsort(e, kind="stable")
+    assert grouped.mentors.tolist() == m[order].tolist()
+    assert grouped.starts.tolist() == np.searchsorted(e[order], np.arange(mentees + 1)).tolist()
 
 
 def test_a_generated_organisations_candidate_pairs_weigh_as_pairwise_scores_them() -> None:
@@ -96,7 +115,8 @@ def test_a_generated_organisations_candidate_pairs_weigh_as_pairwise_scores_them
     assert 0 < ok.sum() < len(ok)  # some pairs ruled out, many not
     # In key order, and mentor by mentor in blocks as a round with many mentors is scored.
     for by_mentor in (False, True):
-        found = weigh_mentees(round_, Columns.of(round_), (e << KEY_BITS) | m, 100, 500, by_mentor=by_mentor)
+        grouped = ByMentee.of([(e[:15_000], m[:15_000]), (e[15_000:], m[15_000:])], len(org.mentees))
+        found = weigh_mentees(round_, Columns.of(round_), grouped, 100, 500, by_mentor=by_mentor)
         assert [x.tolist() for x in found] == [ue[ok].tolist(), um[ok].tolist(), expected[ok].tolist()]
 
 
