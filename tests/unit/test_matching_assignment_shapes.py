@@ -4,6 +4,8 @@ seats that barely cover (or fall short of) the mentees."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,10 +35,12 @@ def penalised_optimum(
     return float(matrix[rows, cols].sum())
 
 
+def loads_of(result: Assignment) -> Counter[str]:
+    return Counter(pair.mentor_id for pair in result.pairs)
+
+
 def penalised_total(result: Assignment, fairness: float) -> float:
-    loads: dict[str, int] = {}
-    for pair in result.pairs:
-        loads[pair.mentor_id] = loads.get(pair.mentor_id, 0) + 1
+    loads = loads_of(result)
     return result.total_score - fairness * sum(load * (load - 1) / 2 for load in loads.values())
 
 
@@ -79,10 +83,7 @@ def test_no_mentor_is_overfilled_no_mentee_placed_twice_and_only_given_pairs_are
     mentees, capacities, edges, fairness = instance
     result = assign(mentees, capacities, edges, fairness=fairness)
 
-    loads: dict[str, int] = {}
-    for pair in result.pairs:
-        loads[pair.mentor_id] = loads.get(pair.mentor_id, 0) + 1
-    assert all(load <= capacities[mentor] for mentor, load in loads.items())
+    assert all(load <= capacities[mentor] for mentor, load in loads_of(result).items())
     placed = [pair.mentee_id for pair in result.pairs]
     assert len(placed) == len(set(placed))
     assert sorted(placed + list(result.unmatched)) == sorted(mentees)

@@ -114,8 +114,8 @@ def test_a_generated_organisations_candidate_pairs_weigh_as_pairwise_scores_them
     expected, ok = pairwise.score_pairs(round_, ue, um)
     assert 0 < ok.sum() < len(ok)  # some pairs ruled out, many not
     # In key order, and mentor by mentor in blocks as a round with many mentors is scored.
+    grouped = ByMentee.of([(e[:15_000], m[:15_000]), (e[15_000:], m[15_000:])], len(org.mentees))
     for by_mentor in (False, True):
-        grouped = ByMentee.of([(e[:15_000], m[:15_000]), (e[15_000:], m[15_000:])], len(org.mentees))
         found = weigh_mentees(round_, Columns.of(round_), grouped, 100, 500, by_mentor=by_mentor)
         assert [x.tolist() for x in found] == [ue[ok].tolist(), um[ok].tolist(), expected[ok].tolist()]
 
