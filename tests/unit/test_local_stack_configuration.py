@@ -109,3 +109,13 @@ def test_ferretdb_syncs_its_log_at_checkpoints_unless_told_to_sync_every_commit(
     assert default[default.index("-synchronous") + 1] == "normal"
     assert strict[strict.index("-synchronous") + 1] == "full"
     assert default[-1] == str(tmp_path / "data" / "ferretdb")  # the data directory stays last
+
+
+def test_ferretdb_collects_garbage_less_often_than_go_would_unless_told_otherwise(tmp_path: Path) -> None:
+    default = stack.FERRETDB.environment(stack.StackSettings(home=tmp_path))
+    chosen = stack.FERRETDB.environment(stack.StackSettings(home=tmp_path, ferretdb_gogc=100))
+
+    assert default["GOGC"] == "400"
+    assert chosen["GOGC"] == "100"
+    with pytest.raises(ValueError, match="ferretdb_gogc"):
+        stack.StackSettings(home=tmp_path, ferretdb_gogc=0)

@@ -135,7 +135,7 @@ def test_the_mongo_password_reaches_ferretdb_by_its_environment_not_its_command_
 
     assert "-auth" in command
     assert MONGO_SECRET not in " ".join(command)
-    assert stack.FERRETDB.environment(settings) == {stack.MONGO_PASSWORD_VARIABLE: MONGO_SECRET}
+    assert stack.FERRETDB.environment(settings)[stack.MONGO_PASSWORD_VARIABLE] == MONGO_SECRET
 
 
 def test_mongo_auth_without_a_password_says_which_variable_to_set(tmp_path: Path) -> None:
