@@ -55,6 +55,7 @@ bench: setup ## benchmarks on the real stack, each beside a baseline measured in
 	$(RUN) python -m tests.benchmarks.matching_latency
 	$(RUN) python -m tests.benchmarks.scheduling_matches $(SCHEDULING_BENCH_ARGS)
 	$(RUN) python -m tests.benchmarks.notification_burst $(NOTIFICATION_BENCH_ARGS)
+	$(RUN) python -m tests.benchmarks.email_composition
 	$(RUN) python -m tests.benchmarks.notification_sweep
 	$(RUN) python -m tests.benchmarks.cohort_round
 	$(RUN) python -m tests.benchmarks.recognition_ledger $(RECOGNITION_BENCH_ARGS)

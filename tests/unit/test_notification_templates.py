@@ -153,7 +153,7 @@ def test_an_email_has_text_and_html_alternatives_a_stable_message_id_and_the_inv
     adapter = ADAPTERS[Channel.EMAIL]
     assert isinstance(adapter, EmailAdapter)
     payload = adapter.compose(RENDERER, notice, _contact(notice.recipient_id), {})
-    raw = adapter.message("n-1", "ada@example.com", payload).as_bytes()
+    raw = adapter.message("n-1", "ada@example.com", payload)
     parsed = email.message_from_bytes(raw, policy=default)
     assert isinstance(parsed, EmailMessage)
     assert parsed["Message-ID"] == "<n-1@mentorship.local>"

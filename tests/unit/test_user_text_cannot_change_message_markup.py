@@ -203,7 +203,7 @@ def test_a_name_with_line_breaks_or_control_characters_adds_no_mail_header(
     assert isinstance(adapter, EmailAdapter)
     payload = _render(Channel.EMAIL, notice, name)
 
-    raw = adapter.message("n-1", "ada@example.com", payload).as_bytes()
+    raw = adapter.message("n-1", "ada@example.com", payload)
 
     parsed = email.message_from_bytes(raw, policy=default)
     assert isinstance(parsed, EmailMessage)

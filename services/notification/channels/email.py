@@ -2,23 +2,26 @@
 
 Connections are pooled and reused (opening one per message would cap a burst at the server's
 handshake rate). Each message has a ``Message-ID`` derived from its notification id, so a mail
-system that drops repeated Message-IDs also drops a resend after a crash.
+system that drops repeated Message-IDs also drops a resend after a crash. The message is
+written as bytes by ``mime.compose`` and handed to the server as they are (see that module for
+why not ``EmailMessage``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import unicodedata
 from collections.abc import Mapping
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formatdate
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 import aiosmtplib
 
 from contracts.profile import Channel
+from services.notification.channels import mime
 from services.notification.channels.base import ChannelAdapter, DeliveryFailure
 from services.notification.contacts import Contact
 from services.notification.notices import Notice
@@ -87,13 +90,16 @@ class _Pool:
             timeout=s.timeout_seconds,
         )
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, sender: str, recipient: str, message: bytes) -> None:
         client = await self._idle.get()
         try:
             if client is None or not client.is_connected:
                 client = self._client()
                 await client.connect()
-            await client.send_message(message)
+            # An address that is not ASCII travels raw in the envelope and the headers, which
+            # only a server offering SMTPUTF8 accepts (aiosmtplib refuses to send otherwise).
+            utf8 = not (sender.isascii() and recipient.isascii())
+            await client.sendmail(sender, [recipient], message, mail_options=["SMTPUTF8"] if utf8 else None)
         except Exception:
             if client is not None and client.is_connected:
                 client.close()
@@ -119,6 +125,17 @@ def _header_text(value: str) -> str:
     return " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in value).split())
 
 
+# Whitespace (Unicode's, which includes the line breaks), the C0 and C1 controls, angle brackets.
+_NOT_IN_ADDRESS = re.compile(r"[\s\x00-\x1f\x7f-\x9f<>]")
+
+
+def _deliverable(address: str) -> bool:
+    """Whether an address can go into the To header as it is: no spaces, controls or angle
+    brackets that would end it early or start a header of its own (profiles hold validated
+    addresses; this guards the header, not the address's syntax, which the server judges)."""
+    return bool(address) and _NOT_IN_ADDRESS.search(address) is None
+
+
 class EmailAdapter(ChannelAdapter):
     channel = Channel.EMAIL
 
@@ -126,6 +143,7 @@ class EmailAdapter(ChannelAdapter):
         self._settings = settings
         self._domain = message_id_domain
         self._pool = _Pool(settings)
+        self._from = mime.mailbox("From", _header_text(settings.from_name), settings.from_address)
 
     def address_of(self, contact: Contact) -> str | None:
         return contact.email or None
@@ -143,36 +161,38 @@ class EmailAdapter(ChannelAdapter):
             "invite": {"uid": invite.uid, "sequence": invite.sequence, "ics": invite.ics} if invite else None,
         }
 
-    def message(self, notification_id: str, address: str, payload: Mapping[str, Any]) -> EmailMessage:
-        """The MIME message: text and HTML alternatives, plus the invite as an .ics attachment."""
-        s = self._settings
-        message = EmailMessage()
-        message["From"] = Address(display_name=s.from_name, addr_spec=s.from_address)
-        message["To"] = Address(display_name=_header_text(payload["to_name"]), addr_spec=address)
-        message["Subject"] = _header_text(payload["subject"])
-        message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Message-ID"] = f"<{notification_id}@{self._domain}>"
-        message["Auto-Submitted"] = "auto-generated"
-        message.set_content(payload["text"])
-        message.add_alternative(payload["html"], subtype="html")
+    def message_id(self, notification_id: str) -> str:
+        """The Message-ID of a notification's email: the same for every attempt to send it."""
+        return f"<{notification_id}@{self._domain}>"
+
+    def message(self, notification_id: str, address: str, payload: Mapping[str, Any]) -> bytes:
+        """The MIME message as sent: text and HTML alternatives, plus the invite as an .ics
+        attachment."""
+        if not _deliverable(address):
+            raise DeliveryFailure("the email address cannot be written in a header", permanent=True)
         invite = payload.get("invite")
-        if invite:
-            message.add_attachment(
-                invite["ics"].encode(),
-                maintype="text",
-                subtype="calendar",
-                filename="invite.ics",
-                params={"method": _calendar_method(invite["ics"])},
-            )
-        return message
+        headers = [
+            self._from,
+            mime.mailbox("To", _header_text(payload["to_name"]), address),
+            mime.unstructured("Subject", _header_text(payload["subject"])),
+            f"Date: {format_datetime(datetime.now(UTC))}",
+            f"Message-ID: {self.message_id(notification_id)}",
+            "Auto-Submitted: auto-generated",
+        ]
+        return mime.compose(
+            headers,
+            payload["text"],
+            payload["html"],
+            mime.Invite(invite["ics"], _calendar_method(invite["ics"])) if invite else None,
+        )
 
     async def send(self, notification_id: str, address: str, payload: Mapping[str, Any]) -> str | None:
         message = self.message(notification_id, address, payload)
         try:
-            await self._pool.send(message)
+            await self._pool.send(self._settings.from_address, address, message)
         except Exception as error:
             raise _failure(error) from error
-        return str(message["Message-ID"])
+        return self.message_id(notification_id)
 
     async def close(self) -> None:
         await self._pool.close()
