@@ -38,6 +38,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deploy.local import transport_security
+from services.runtime.mongo import ID_ANCHORED_FEATURE
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -490,6 +491,14 @@ FERRETDB_PATCHES = (
         _COLLECTION,
         "// InsertAll implements backends.Collection interface.\n",
         _PUSHDOWN_EQUALITY + "// InsertAll implements backends.Collection interface.\n",
+    ),
+    (
+        # buildInfo says the build has the narrowing above, so the services put their
+        # conditions in the filter (``FilterSupport.ID_ANCHORED`` in services/runtime/mongo.py)
+        # instead of reading before every conditional write as on an unpatched FerretDB.
+        "internal/handler/msg_buildinfo.go",
+        '\t\t\t\t"aggregationStages", aggregationStages,\n',
+        f'\t\t\t\t"aggregationStages", aggregationStages,\n\t\t\t\t"{ID_ANCHORED_FEATURE}", true,\n',
     ),
 )
 

@@ -6,8 +6,9 @@
   Messages about one person share a key, hence a partition, hence one consumer at a time;
   the version filter only matters while a rebalance briefly overlaps two consumers. It is
   a real guard on MongoDB, where conditional updates are atomic; FerretDB 1.x does not make
-  them atomic (see ``services.runtime.claims``), which the local stack accepts, and checks the
-  version on a read by ``_id`` there instead (see ``services.runtime.mongo.FilterSupport``).
+  them atomic (see ``services.runtime.claims``), which the local stack accepts; an unpatched
+  FerretDB checks the version on a read by ``_id`` instead (see
+  ``services.runtime.mongo.FilterSupport``).
 - ``email_claims``: one claim per work email in use (``services.runtime.claims``), so two
   active people can never share one, even when two replicas race.
 """
@@ -27,7 +28,7 @@ from contracts.profile import ProfileSnapshot, ProfileStatus
 from services.profile.domain import OwnSettings, PersonRecord
 from services.runtime.claims import claim, release
 from services.runtime.idempotency import PROCESSED_FIELD, PROCESSED_KEEP
-from services.runtime.mongo import Document, FilterSupport, filter_support
+from services.runtime.mongo import Document, filter_support
 from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 
 PROFILES = "profiles"
@@ -129,8 +130,8 @@ class ProfileStore:
         if entries:
             update["$push"][OUTBOX_FIELD] = {"$each": entries}
         guard: Document = {"version": expected_version}
-        if await filter_support(self.profiles) is FilterSupport.BARE_ID:
-            # FerretDB reads the whole collection for any filter but a bare _id, and would not
+        if not (await filter_support(self.profiles)).conditions_in_filter:
+            # An unpatched FerretDB reads the whole collection for any filter but a bare _id, and would not
             # make the version filter atomic anyway: check the version on a fresh read instead,
             # which catches the same overlapping writer the filter would have caught there.
             stored = await self.profiles.find_one({"_id": record.person_id}, {"version": 1})

@@ -52,7 +52,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from services.runtime.mongo import FilterSupport, filter_support
+from services.runtime.mongo import filter_support
 
 PROCESSED_FIELD = "_processed"
 # Enough to cover any realistic redelivery window per document while keeping it small.
@@ -93,7 +93,7 @@ async def apply_once(
     caller the document does not exist (yet), so it can park or reject the event.
     """
     full_update = with_event_id(update, event_id)
-    if await filter_support(collection) is FilterSupport.FULL:
+    if (await filter_support(collection)).conditions_in_filter:
         return await _apply_once_in_filter(collection, doc_id, event_id, full_update, upsert)
     for attempt in range(_CREATE_ATTEMPTS):
         doc = await collection.find_one({"_id": doc_id}, {PROCESSED_FIELD: 1})
@@ -149,7 +149,7 @@ async def upsert_if_newer(
 ) -> Outcome:
     """Store ``fields`` with ``revision`` unless the stored revision is the same or newer."""
     update = {"$set": {**fields, REVISION_FIELD: revision}}
-    if await filter_support(collection) is FilterSupport.FULL:
+    if (await filter_support(collection)).conditions_in_filter:
         try:
             result = await collection.update_one(
                 {"_id": doc_id, REVISION_FIELD: {"$lt": revision}}, update, upsert=True

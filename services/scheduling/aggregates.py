@@ -29,7 +29,7 @@ from services.runtime import outbox
 from services.runtime.errors import UnprocessableMessage
 from services.runtime.idempotency import PROCESSED_FIELD, PROCESSED_KEEP
 from services.runtime.logging import get_logger
-from services.runtime.mongo import Document, FilterSupport, filter_support
+from services.runtime.mongo import Document, filter_support
 from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 from services.runtime.publishing import MessagePublisher
 
@@ -141,10 +141,10 @@ async def _commit(
     update: dict[str, Any] = {"$inc": {REVISION_FIELD: 1}, "$push": push}
     if change.fields:
         update["$set"] = change.fields
-    if await filter_support(collection) is FilterSupport.FULL:
+    if (await filter_support(collection)).conditions_in_filter:
         guard: Document = {REVISION_FIELD: doc[REVISION_FIELD], PROCESSED_FIELD: {"$ne": cause_id}}
     else:
-        # FerretDB decodes the whole collection for any filter but a bare _id, and would not
+        # An unpatched FerretDB decodes the whole collection for any filter but a bare _id, and would not
         # make the guard atomic anyway: `apply` has just read this revision and found the
         # command unprocessed, and the partitioning keeps other writers out meanwhile.
         guard = {}

@@ -80,8 +80,9 @@ class SessionStore:
         update: Document = {"$set": fields}
         if entries:
             update["$push"] = {OUTBOX_FIELD: {"$each": entries}}
-        # The kit picks the guard's place by server: in the filter on MongoDB, read first on
-        # FerretDB, whose only cheap filter is a bare _id (services.runtime.idempotency).
+        # The kit picks the guard's place by server: in the filter on MongoDB and the local
+        # stack's FerretDB, read first on an unpatched FerretDB, whose only cheap filter is a
+        # bare _id (services.runtime.mongo.FilterSupport).
         outcome = await apply_once(self.sessions, session_id, cause_id, update, upsert=False)
         return entries if outcome is Outcome.APPLIED else []
 

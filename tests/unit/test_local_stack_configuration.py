@@ -56,6 +56,13 @@ def _ferretdb_source(source: Path) -> Path:
         + stack._BARE_ID_PUSHDOWN
         + "}\n\n// InsertAll implements backends.Collection interface.\nfunc (c *collection) InsertAll() {}\n"
     )
+    build_info = source / "internal/handler/msg_buildinfo.go"
+    build_info.parent.mkdir(parents=True)
+    build_info.write_text(
+        '\t\t\t"ferretdbFeatures", must.NotFail(types.NewDocument(\n'
+        '\t\t\t\t"aggregationStages", aggregationStages,\n'
+        "\t\t\t)),\n"
+    )
     return metadata
 
 
@@ -70,6 +77,15 @@ def test_ferretdb_narrows_queries_by_ids_among_other_fields_and_by_unique_fields
     assert "func pushdownEquality(" in patched
     assert "if !index.Unique || len(index.Key) != 1" in patched
     assert "func pushdownIDIn(" in patched  # `{_id: {$in: [...]}}` too
+
+
+def test_ferretdb_tells_the_services_it_narrows_filters_by_id(tmp_path: Path) -> None:
+    _ferretdb_source(tmp_path)
+
+    stack.apply_ferretdb_patches(tmp_path)
+
+    patched = (tmp_path / "internal/handler/msg_buildinfo.go").read_text()
+    assert '"aggregationStages", aggregationStages,\n\t\t\t\t"idAnchoredFilters", true,\n' in patched
 
 
 def test_ferretdb_looks_documents_up_by_id_with_the_expression_of_its_id_index(tmp_path: Path) -> None:
