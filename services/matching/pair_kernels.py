@@ -68,6 +68,9 @@ BLOCK_MENTORS = 16
 # whatever the order, and pairs are scored in key order.
 MENTORS_IN_CACHE = 4096
 _ONE = np.uint64(1)
+# A ranking's packed keys: (score descending << KEY_FIELD) | the other side's row.
+KEY_FIELD = 21
+_FIELD_MASK = (1 << KEY_FIELD) - 1
 
 
 def compiled(function: F) -> F:
@@ -541,6 +544,75 @@ def among_best(
     them to within a bucket (as ``pool_marks`` buckets scores)."""
     among: Bools = _among_best(owner, score, owners, keep, bits, buckets, ceiling)
     return among
+
+
+@compiled
+def _ranked(
+    owner: Any, other: Any, score: Any, owners: int, keep: int, bits: int, buckets: int, ceiling: int
+) -> Any:  # pragma: no cover - compiled
+    """``ranked``: ``_among_best``'s cut, then the kept pairs placed by owner (a counting
+    sort) as packed keys, each owner's few sorted on their own."""
+    counts = np.zeros((buckets, owners), dtype=np.int32)
+    bucket = np.empty(len(owner), dtype=np.uint8)
+    for at in range(len(owner)):
+        b = buckets - 1 - (min(max(score[at], 0), ceiling) >> bits)
+        bucket[at] = b
+        counts[b, owner[at]] += 1
+    cut = np.full(owners, buckets - 1, dtype=np.int64)
+    reached = np.zeros(owners, dtype=np.int64)
+    done = np.zeros(owners, dtype=np.bool_)
+    for b in range(buckets):
+        for row in range(owners):
+            if not done[row]:
+                reached[row] += counts[b, row]
+                if reached[row] >= keep:
+                    cut[row] = b
+                    done[row] = True
+    starts = np.zeros(owners + 1, dtype=np.int64)
+    for at in range(len(owner)):
+        if bucket[at] <= cut[owner[at]]:
+            starts[owner[at] + 1] += 1
+    for row in range(owners):
+        starts[row + 1] += starts[row]
+    cursor = starts[:-1].copy()
+    keys = np.empty(starts[owners], dtype=np.int64)
+    for at in range(len(owner)):
+        row = owner[at]
+        if bucket[at] <= cut[row]:
+            descending = ceiling - min(max(score[at], 0), ceiling)
+            keys[cursor[row]] = (descending << KEY_FIELD) | other[at]
+            cursor[row] += 1
+    ranked_owner = np.empty(len(keys), dtype=np.int64)
+    ranked_other = np.empty(len(keys), dtype=np.int64)
+    place = np.empty(len(keys), dtype=np.int64)
+    for row in range(owners):
+        mine = keys[starts[row] : starts[row + 1]]
+        mine.sort()
+        for at in range(len(mine)):
+            ranked_owner[starts[row] + at] = row
+            ranked_other[starts[row] + at] = mine[at] & _FIELD_MASK
+            place[starts[row] + at] = at
+    return ranked_owner, ranked_other, place
+
+
+def ranked(
+    owner: Ints, other: Ints, score: Ints, owners: int, *, keep: int, bits: int, buckets: int, ceiling: int
+) -> tuple[Ints, Ints, Ints]:
+    """The pairs among their owner's ``keep`` best (as ``among_best`` marks them), ranked:
+    by owner, then score descending (clipped to 0 and ``ceiling``), then the other side's
+    row; as (owner, other, place within the owner's ranking) columns. ``other`` rows are
+    below ``1 << 21``."""
+    result: tuple[Ints, Ints, Ints] = _ranked(
+        np.ascontiguousarray(owner, dtype=np.int64),
+        np.ascontiguousarray(other, dtype=np.int64),
+        np.ascontiguousarray(score, dtype=np.int64),
+        owners,
+        keep,
+        bits,
+        buckets,
+        ceiling,
+    )
+    return result
 
 
 def _redo(round_: Round, e: Ints, m: Ints, total: Ints, places: Ints) -> None:

@@ -12,6 +12,7 @@ from services.matching.pair_kernels import (
     Columns,
     among_best,
     pool_marks,
+    ranked,
     score_pairs,
     weigh_mentees,
 )
@@ -59,5 +60,6 @@ def warm() -> None:
     weigh_mentees(round_, columns, pairs, 0, 1, by_mentor=True)
     pool_marks(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     among_best(one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
+    ranked(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     seats = np.ones(1, dtype=np.int64)
     auction(Offers.of(one, one, one + 1, seats, 1), seats)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from services.matching import pair_kernels, pairwise
-from services.matching.pair_kernels import ByMentee, Columns, among_best, pool_marks, weigh_mentees
+from services.matching.pair_kernels import ByMentee, Columns, among_best, pool_marks, ranked, weigh_mentees
 from services.matching.pairwise import Ints, Round, build_round
 from services.matching.pricing import Offers, auction
 from services.matching.scoring import ineligibility, score
@@ -205,6 +205,37 @@ def test_among_best_marks_what_numpys_buckets_and_cuts_mark(
     expected = bucket <= _cut(_bucket_counts(owner, bucket, owners), keep)[owner]
     found = among_best(owner, score, owners, keep=keep, bits=_BUCKET_BITS, buckets=_BUCKETS, ceiling=_CEILING)
     assert found.tolist() == expected.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    owners=st.integers(1, 40),
+    others=st.integers(1, 60),
+    pairs=st.integers(0, 2_000),
+    keep=st.integers(1, 30),
+    spread=st.sampled_from([3, 1_000, 1_100_000]),
+)
+def test_the_compiled_ranking_ranks_each_owners_best_as_one_sort_of_them_all_does(
+    seed: int, owners: int, others: int, pairs: int, keep: int, spread: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    keys = rng.permutation(np.unique(rng.integers(0, owners * others, size=pairs)))
+    owner, other = keys // others, keys % others
+    score = rng.integers(-5, spread, size=len(keys))
+    # The reference: numpy's buckets and cuts, then every kept pair sorted by owner, score
+    # descending (clipped as the buckets clip it) and the other side's row.
+    bucket = _buckets(score)
+    kept = bucket <= _cut(_bucket_counts(owner, bucket, owners), keep)[owner]
+    order = np.lexsort((other[kept], -np.clip(score[kept], 0, _CEILING), owner[kept]))
+    expected_owner, expected_other = owner[kept][order], other[kept][order]
+    expected_place = np.arange(len(order)) - np.searchsorted(expected_owner, expected_owner)
+    found = ranked(
+        owner, other, score, owners, keep=keep, bits=_BUCKET_BITS, buckets=_BUCKETS, ceiling=_CEILING
+    )
+    assert found[0].tolist() == expected_owner.tolist()
+    assert found[1].tolist() == expected_other.tolist()
+    assert found[2].tolist() == expected_place.tolist()
 
 
 @settings(max_examples=80, deadline=None)
