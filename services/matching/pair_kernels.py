@@ -615,6 +615,28 @@ def ranked(
     return result
 
 
+@compiled
+def _products(left: Any, right: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """``products``: each entry summed term by term in float32, as numpy's passes add."""
+    for row in range(left.shape[0]):
+        for column in range(right.shape[0]):
+            total = np.float32(0)
+            for term in range(left.shape[1]):
+                total += left[row, term] * right[column, term]
+            out[row, column] = total
+
+
+def products(left: NDArray[np.float32], right: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``left @ right.T`` over a short inner dimension, to the bit what a numpy pass per
+    term adds up (``out += left[:, t, None] * right[None, :, t]``, float32 throughout):
+    a BLAS call rounds in another order, and its threads spin on the cores after it."""
+    out = np.empty((left.shape[0], right.shape[0]), dtype=np.float32)
+    _products(
+        np.ascontiguousarray(left, dtype=np.float32), np.ascontiguousarray(right, dtype=np.float32), out
+    )
+    return out
+
+
 def _redo(round_: Round, e: Ints, m: Ints, total: Ints, places: Ints) -> None:
     """The marked pairs' totals from ``pairwise`` itself."""
     if len(places) == 0:

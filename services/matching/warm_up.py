@@ -12,6 +12,7 @@ from services.matching.pair_kernels import (
     Columns,
     among_best,
     pool_marks,
+    products,
     ranked,
     score_pairs,
     weigh_mentees,
@@ -61,5 +62,6 @@ def warm() -> None:
     pool_marks(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     among_best(one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     ranked(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
+    products(np.ones((1, 1), dtype=np.float32), np.ones((1, 1), dtype=np.float32))
     seats = np.ones(1, dtype=np.int64)
     auction(Offers.of(one, one, one + 1, seats, 1), seats)

@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from services.matching import pair_kernels, pairwise
-from services.matching.pair_kernels import ByMentee, Columns, among_best, pool_marks, ranked, weigh_mentees
+from services.matching.pair_kernels import (
+    ByMentee,
+    Columns,
+    among_best,
+    pool_marks,
+    products,
+    ranked,
+    weigh_mentees,
+)
 from services.matching.pairwise import Ints, Round, build_round
 from services.matching.pricing import Offers, auction
 from services.matching.scoring import ineligibility, score
@@ -236,6 +244,30 @@ def test_the_compiled_ranking_ranks_each_owners_best_as_one_sort_of_them_all_doe
     assert found[0].tolist() == expected_owner.tolist()
     assert found[1].tolist() == expected_other.tolist()
     assert found[2].tolist() == expected_place.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(0, 30),
+    columns=st.integers(0, 40),
+    terms=st.integers(1, 17),
+)
+def test_compiled_products_are_to_the_bit_the_sums_numpy_adds_term_by_term(
+    seed: int, rows: int, columns: int, terms: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    # Goal shares (1 / number of goals, averaged) against skill weights, as candidate
+    # generation multiplies them; and plain random floats, whose sums round more often.
+    left = (rng.random((rows, terms)) / rng.integers(1, 9, (rows, terms))).astype(np.float32)
+    right = rng.choice(np.array([0, 0.25, 0.5, 0.8, 1], dtype=np.float32), (columns, terms))
+    for right_side in (right, rng.standard_normal((columns, terms)).astype(np.float32)):
+        expected = np.zeros((rows, columns), dtype=np.float32)
+        for term in range(terms):
+            expected += left[:, term, None] * right_side[None, :, term]
+        found = products(left, right_side)
+        assert found.dtype == np.float32
+        assert found.view(np.int32).tolist() == expected.view(np.int32).tolist()
 
 
 @settings(max_examples=80, deadline=None)
