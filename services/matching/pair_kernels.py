@@ -22,7 +22,7 @@ does it ahead of the first round).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -319,6 +319,95 @@ def _place_by_mentee(
             cursor[row] += 1
 
 
+@compiled
+def _count_spans(mentees: Any, lo: Any, hi: Any, counts: Any) -> None:  # pragma: no cover - compiled
+    """``counts[row]`` raised by the pairs of a ``Spans``."""
+    for at in range(len(mentees)):
+        counts[mentees[at]] += hi[at] - lo[at]
+
+
+@compiled
+def _place_spans(
+    mentees: Any, lo: Any, hi: Any, mentors: Any, cursor: Any, by_mentee: Any
+) -> None:  # pragma: no cover - compiled
+    """A ``Spans``' mentors written at their mentee's ``cursor``, which moves on."""
+    for at in range(len(mentees)):
+        row = mentees[at]
+        for place in range(lo[at], hi[at]):
+            by_mentee[cursor[row]] = mentors[place]
+            cursor[row] += 1
+
+
+@dataclass(frozen=True)
+class Spans:
+    """Candidate pairs listed by reference: mentee row ``mentees[i]`` with each mentor row of
+    ``mentors[lo[i]:hi[i]]``. Where many mentees share a run of mentors (those free at the
+    same time), this is a few numbers per mentee instead of one pair per mentor."""
+
+    mentees: Ints
+    lo: Ints
+    hi: Ints
+    mentors: Ints
+
+    def __len__(self) -> int:
+        return int(np.sum(self.hi - self.lo))
+
+    def spelled(self) -> tuple[Ints, Ints]:
+        """The (mentee rows, mentor rows) pairs, in order."""
+        counts = self.hi - self.lo
+        offsets = np.repeat(np.cumsum(counts) - counts, counts)
+        places = np.arange(int(counts.sum()), dtype=np.int64) - offsets + np.repeat(self.lo, counts)
+        return np.repeat(self.mentees, counts), self.mentors[places]
+
+
+Batch = tuple[Ints, Ints] | Spans  # (mentee rows, mentor rows), or pairs by reference
+
+
+def spelled(batch: Batch) -> tuple[Ints, Ints]:
+    """A batch's (mentee rows, mentor rows)."""
+    return batch.spelled() if isinstance(batch, Spans) else batch
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Batches one thread groups, in order: each run of pair batches as two numba lists
+    (one call for the run), each ``Spans`` on its own."""
+
+    runs: list[tuple[Any, Any] | Spans]
+
+    @staticmethod
+    def of(batches: Sequence[Batch]) -> _Group:
+        runs: list[tuple[Any, Any] | Spans] = []
+        for spans, run in itertools.groupby(batches, key=lambda batch: isinstance(batch, Spans)):
+            if spans:
+                for b in cast(Iterator[Spans], run):
+                    arrays = (b.mentees, b.lo, b.hi, b.mentors)
+                    runs.append(Spans(*(np.ascontiguousarray(a, dtype=np.int64) for a in arrays)))
+            else:
+                pairs = list(cast(Iterator[tuple[Ints, Ints]], run))
+                runs.append(
+                    (
+                        _typed([np.ascontiguousarray(e, dtype=np.int64) for e, _ in pairs]),
+                        _typed([np.ascontiguousarray(m, dtype=np.int64) for _, m in pairs]),
+                    )
+                )
+        return _Group(runs)
+
+    def count(self, counts: Ints) -> None:
+        for run in self.runs:
+            if isinstance(run, Spans):
+                _count_spans(run.mentees, run.lo, run.hi, counts)
+            else:
+                _count_by_mentee(run[0], counts)
+
+    def place(self, cursor: Ints, by_mentee: NDArray[np.int32]) -> None:
+        for run in self.runs:
+            if isinstance(run, Spans):
+                _place_spans(run.mentees, run.lo, run.hi, run.mentors, cursor, by_mentee)
+            else:
+                _place_by_mentee(run[0], run[1], cursor, by_mentee)
+
+
 @dataclass(frozen=True)
 class ByMentee:
     """Candidate pairs grouped by mentee, repeats allowed: mentee row ``r``'s mentor rows are
@@ -328,27 +417,21 @@ class ByMentee:
     starts: Ints
 
     @staticmethod
-    def of(batches: Sequence[tuple[Ints, Ints]], mentees: int) -> ByMentee:
-        """The (mentee rows, mentor rows) batches, grouped: a counting sort by mentee, the
-        batches shared out over the cores in groups, each group writing its pairs after the
-        earlier groups' pairs of the same mentee (so the order never depends on threads).
-        The batches are read where they lie: putting them side by side first would copy
-        tens of millions of pairs."""
-        sizes = np.array([len(e) for e, _ in batches], dtype=np.int64)
+    def of(batches: Sequence[Batch], mentees: int) -> ByMentee:
+        """The batches, grouped: a counting sort by mentee, the batches shared out over the
+        cores in groups, each group writing its pairs after the earlier groups' pairs of the
+        same mentee (so the order never depends on threads). The batches are read where
+        they lie: putting them side by side first would copy tens of millions of pairs, and
+        ``Spans`` are never spelled out."""
+        sizes = np.array([len(batch) if isinstance(batch, Spans) else len(batch[0]) for batch in batches])
         # Groups of batches with about as many pairs each, in the order given.
         edges = np.searchsorted(np.cumsum(sizes), np.linspace(0, sizes.sum(), cores.WORKERS + 1)[1:-1])
         bounds = [0, *(int(edge) + 1 for edge in edges), len(batches)]
-        groups = [
-            (
-                _typed([np.ascontiguousarray(e, dtype=np.int64) for e, _ in batches[start:end]]),
-                _typed([np.ascontiguousarray(m, dtype=np.int64) for _, m in batches[start:end]]),
-            )
-            for start, end in itertools.pairwise(bounds)
-        ]
+        groups = [_Group.of(batches[start:end]) for start, end in itertools.pairwise(bounds)]
 
-        def count(group: tuple[Any, Any]) -> Ints:
+        def count(group: _Group) -> Ints:
             counts = np.zeros(mentees, dtype=np.int64)
-            _count_by_mentee(group[0], counts)
+            group.count(counts)
             return counts
 
         counts = cores.mapped(count, groups)
@@ -358,7 +441,7 @@ class ByMentee:
         by_mentee = np.empty(int(starts[-1]), dtype=np.int32)
 
         def place(at: int) -> None:
-            _place_by_mentee(groups[at][0], groups[at][1], cursors[at], by_mentee)
+            groups[at].place(cursors[at], by_mentee)
 
         cores.each(place, range(len(groups)))
         return ByMentee(by_mentee, starts)

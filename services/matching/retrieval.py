@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from services.matching import cores
-from services.matching.pair_kernels import products
+from services.matching.pair_kernels import Batch, Spans, products
 from services.matching.pairwise import (
     ACCEPTS_EXTERNAL,
     EXTERNAL,
@@ -72,8 +72,8 @@ PARTS = 4  # slices of the goals per way, shared out over the cores
 _UNKNOWN = -(10**6)
 
 
-def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Pairs]:
-    """Candidate (mentee row, mentor row) pairs, in batches, with repeats. The pieces of
+def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Batch]:
+    """Candidate (mentee row, mentor row) pairs, in batches (some as ``Spans``), with repeats. The pieces of
     generation are shared out over the cores (``cores``) as they free up: the goals in
     ``PARTS`` slices each way, so that no thread is left with a long piece at the end."""
     terms = _Terms.of(round_)
@@ -83,7 +83,7 @@ def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Pairs]:
     )
     assert mentee_side is not None
     goalless = round_.skills.goal_count == 0
-    pieces: list[Callable[[], Iterator[Pairs]]] = [
+    pieces: list[Callable[[], Iterator[Batch]]] = [
         *(partial(_by_goal, round_, terms, mentee_side, part) for part in range(PARTS)),
         partial(_by_shared_time, round_, terms),
         partial(_fallback, mentee_side, FALLBACK, FALLBACK_WIDE, goalless),
@@ -468,7 +468,7 @@ def _starts(side: Side) -> NDArray[np.bool_]:
     return full
 
 
-def _by_shared_time(round_: Round, terms: _Terms) -> Iterator[Pairs]:
+def _by_shared_time(round_: Round, terms: _Terms) -> Iterator[Spans]:
     """For each goal and half hour, the ``PER_START`` mentors covering it best who are free
     for two hours from then, offered to each mentee wanting it and free then too."""
     skills = round_.skills
@@ -502,4 +502,5 @@ def _by_shared_time(round_: Round, terms: _Terms) -> Iterator[Pairs]:
             counts = first[wanting + 1] - first[wanting]
             at = start[_ranges(first[wanting], counts)]
             lo, hi = bounds[term * width + at], bounds[term * width + at + 1]
-            yield np.repeat(np.repeat(wanting, counts), hi - lo), row[_ranges(lo, hi - lo)]
+            # By reference: a goal's mentees free at one time share its run of mentors.
+            yield Spans(np.repeat(wanting, counts), lo, hi, row)

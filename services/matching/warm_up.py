@@ -10,6 +10,7 @@ from services.matching.candidates import Candidate
 from services.matching.pair_kernels import (
     ByMentee,
     Columns,
+    Spans,
     among_best,
     pool_marks,
     products,
@@ -56,7 +57,7 @@ def warm() -> None:
     columns = Columns.of(round_)
     one = np.zeros(1, dtype=np.int64)
     score_pairs(round_, columns, one, one, threads=False)
-    pairs = ByMentee.of([(one, one)], 1)
+    pairs = ByMentee.of([(one, one), Spans(one, one, one + 1, np.zeros(2, dtype=np.int64))], 1)
     weigh_mentees(round_, columns, pairs, 0, 1)
     weigh_mentees(round_, columns, pairs, 0, 1, by_mentor=True)
     pool_marks(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)

@@ -14,12 +14,15 @@ from numpy.typing import NDArray
 
 from services.matching import pair_kernels, pairwise
 from services.matching.pair_kernels import (
+    Batch,
     ByMentee,
     Columns,
+    Spans,
     among_best,
     pool_marks,
     products,
     ranked,
+    spelled,
     weigh_mentees,
 )
 from services.matching.pairwise import Ints, Round, build_round
@@ -96,18 +99,33 @@ def test_candidate_batches_grouped_by_mentee_keep_each_mentees_mentors_in_the_or
     mentees: int, data: st.DataObject
 ) -> None:
     pair = st.tuples(st.integers(0, mentees - 1), st.integers(0, 99))
-    batches = data.draw(st.lists(st.lists(pair, max_size=40), max_size=12))
-    pairs = [
-        (np.array([p[0] for p in batch], dtype=np.int64), np.array([p[1] for p in batch], dtype=np.int64))
-        for batch in batches
-    ]
-    grouped = ByMentee.of(pairs, mentees)
+    batches: list[Batch] = []
+    for listed in data.draw(st.lists(st.lists(pair, max_size=40), max_size=12)):
+        e = np.array([p[0] for p in listed], dtype=np.int64)
+        m = np.array([p[1] for p in listed], dtype=np.int64)
+        if len(listed) and data.draw(st.booleans()):
+            # The same mentors by reference: each mentee of the batch with a run of them.
+            three = st.lists(st.integers(0, len(m)), min_size=3, max_size=3)
+            lo = np.array(data.draw(three))
+            hi = np.minimum(lo + np.array(data.draw(three)) % 10, len(m))
+            batches.append(Spans(e[:3], lo[: len(e[:3])], hi[: len(e[:3])], m))
+        else:
+            batches.append((e, m))
+    grouped = ByMentee.of(batches, mentees)
+    pairs = [spelled(batch) for batch in batches]
     e = np.concatenate([np.zeros(0, np.int64), *(batch[0] for batch in pairs)])
     m = np.concatenate([np.zeros(0, np.int64), *(batch[1] for batch in pairs)])
-    # What a stable sort of the batches put side by side gives.
+    # What a stable sort of the batches spelled out and put side by side gives.
     order = np.argsort(e, kind="stable")
     assert grouped.mentors.tolist() == m[order].tolist()
     assert grouped.starts.tolist() == np.searchsorted(e[order], np.arange(mentees + 1)).tolist()
+
+
+def test_mentors_listed_by_reference_are_the_pairs_spelled_out() -> None:
+    spans = Spans(np.array([4, 2, 4]), np.array([1, 0, 3]), np.array([3, 0, 4]), np.array([7, 8, 9, 5]))
+    e, m = spans.spelled()
+    assert list(zip(e.tolist(), m.tolist(), strict=True)) == [(4, 8), (4, 9), (4, 5)]
+    assert len(spans) == 3
 
 
 def test_a_generated_organisations_candidate_pairs_weigh_as_pairwise_scores_them() -> None:
