@@ -68,6 +68,8 @@ BLOCK_MENTORS = 16
 # whatever the order, and pairs are scored in key order.
 MENTORS_IN_CACHE = 4096
 _ONE = np.uint64(1)
+Rows32 = NDArray[np.int32]
+Rows = Ints | Rows32  # rows or totals in millionths, in 64 or 32 bits
 # A ranking's packed keys: (score descending << KEY_FIELD) | the other side's row.
 KEY_FIELD = 21
 _FIELD_MASK = (1 << KEY_FIELD) - 1
@@ -473,23 +475,25 @@ def _weigh_mentees(
     pairs = starts[high] - starts[low]
     bitmap = np.zeros((mentors + 63) // 64, dtype=np.uint64)
     block = BLOCK_MENTORS * mentors
-    pair_e = np.empty(block + widest, dtype=np.int64)
-    pair_m = np.empty(block + widest, dtype=np.int64)
-    totals = np.empty(block + widest, dtype=np.int64)
+    pair_e = np.empty(block + widest, dtype=np.int32)
+    pair_m = np.empty(block + widest, dtype=np.int32)
+    totals = np.empty(block + widest, dtype=np.int32)
     eligible = np.empty(block + widest, dtype=np.bool_)
     redo = np.empty(block + widest, dtype=np.bool_)
-    order = np.empty(block + widest, dtype=np.int64)
+    order = np.empty(block + widest, dtype=np.int32)
     identity = np.arange(block + widest)
-    by_e = np.empty(block + widest, dtype=np.int64)
-    by_m = np.empty(block + widest, dtype=np.int64)
-    by_total = np.empty(block + widest, dtype=np.int64)
+    by_e = np.empty(block + widest, dtype=np.int32)
+    by_m = np.empty(block + widest, dtype=np.int32)
+    by_total = np.empty(block + widest, dtype=np.int32)
     by_eligible = np.empty(block + widest, dtype=np.bool_)
     by_redo = np.empty(block + widest, dtype=np.bool_)
     per_mentor = np.empty(mentors + 1, dtype=np.int64)
-    # Room for all the pairs, so never short; filled only as far as pairs are kept.
-    out_e = np.empty(pairs, dtype=np.int64)
-    out_m = np.empty(pairs, dtype=np.int64)
-    out_total = np.empty(pairs, dtype=np.int64)
+    # Room for all the pairs, so never short; filled only as far as pairs are kept. Rows
+    # (below 1 << 21) and totals (millionths) fit in 32 bits: at 100,000 mentees these are
+    # hundreds of megabytes written and read again, so half the bytes is time.
+    out_e = np.empty(pairs, dtype=np.int32)
+    out_m = np.empty(pairs, dtype=np.int32)
+    out_total = np.empty(pairs, dtype=np.int32)
     again = np.empty(pairs, dtype=np.int64)
     kept = 0
     redone = 0
@@ -582,7 +586,7 @@ def _pool_marks(
 
 
 def pool_marks(
-    e: Ints, m: Ints, score: Ints, mentors: int, *, keep: int, bits: int, buckets: int, ceiling: int
+    e: Rows, m: Rows, score: Rows, mentors: int, *, keep: int, bits: int, buckets: int, ceiling: int
 ) -> tuple[NDArray[np.uint8], Bools, Ints]:
     """Scores in buckets of ``1 << bits`` millionths, best first (``ceiling`` and above in
     bucket 0, 0 and below in the last): each pair's bucket, whether it is among its mentee's
@@ -720,12 +724,14 @@ def products(left: NDArray[np.float32], right: NDArray[np.float32]) -> NDArray[n
     return out
 
 
-def _redo(round_: Round, e: Ints, m: Ints, total: Ints, places: Ints) -> None:
-    """The marked pairs' totals from ``pairwise`` itself."""
+def _redo(round_: Round, e: Rows, m: Rows, total: Rows, places: Ints) -> None:
+    """The marked pairs' totals from ``pairwise`` itself (which works in 64 bits: a pair
+    key of 32-bit rows would overflow)."""
     if len(places) == 0:
         return
-    again, _ = _slice(round_, e[places], m[places])
-    _measure_off_grid(round_, e[places], m[places], again)
+    mentees, mentors = e[places].astype(np.int64), m[places].astype(np.int64)
+    again, _ = _slice(round_, mentees, mentors)
+    _measure_off_grid(round_, mentees, mentors, again)
     total[places] = again
 
 
@@ -754,9 +760,9 @@ def score_pairs(
 
 def weigh_mentees(
     round_: Round, columns: Columns, pairs: ByMentee, low: int, high: int, *, by_mentor: bool | None = None
-) -> tuple[Ints, Ints, Ints]:
+) -> tuple[Rows32, Rows32, Rows32]:
     """The eligible distinct pairs of mentees ``low`` to ``high`` among ``pairs`` (repeats
-    allowed), in (mentee, mentor) order, scored:
+    allowed), in (mentee, mentor) order, scored (rows and totals in 32 bits):
     ``distinct`` then ``pairwise.score_pairs`` and keeping the eligible, in one pass. Pairs
     are scored mentor by mentor (``by_mentor``) when there are more than ``MENTORS_IN_CACHE``
     mentors, unless told."""

@@ -33,6 +33,7 @@ from services.matching.pair_kernels import (
     KEY_FIELD,
     ByMentee,
     Columns,
+    Rows,
     among_best,
     pool_marks,
     ranked,
@@ -235,9 +236,9 @@ def _cut(counts: Ints, keep: int) -> NDArray[np.uint8]:
 class _Part:
     """A range of mentees' weighed pairs, while a round cuts its pool (see ``_weighed``)."""
 
-    mentee: Ints
-    mentor: Ints
-    score: Ints
+    mentee: Rows
+    mentor: Rows
+    score: Rows
     bucket: NDArray[np.uint8]
     among_mentees: Bools  # among the mentee's POOL_PER_MENTEE best
     mentor_counts: Ints  # (mentors, buckets)
@@ -261,6 +262,9 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
 
     def weigh(rows: tuple[int, int]) -> _Part:
         low, high = rows
+        e: Rows
+        m: Rows
+        score: Rows
         if exhaustive:
             unique = np.arange(low * mentors, high * mentors, dtype=np.int64)
             e, m = unique // mentors, unique % mentors
@@ -294,9 +298,10 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
 
         parts = cores.mapped(pooled, parts)
     return _Weighed(
-        np.concatenate([part.mentee for part in parts]),
-        np.concatenate([part.mentor for part in parts]),
-        np.concatenate([part.score for part in parts]),
+        # Scored in 32 bits (``weigh_mentees``), kept in 64: pair keys are products of rows.
+        np.concatenate([part.mentee for part in parts], dtype=np.int64),
+        np.concatenate([part.mentor for part in parts], dtype=np.int64),
+        np.concatenate([part.score for part in parts], dtype=np.int64),
         mentees,
         mentors,
     )

@@ -61,6 +61,9 @@ def warm() -> None:
     weigh_mentees(round_, columns, pairs, 0, 1)
     weigh_mentees(round_, columns, pairs, 0, 1, by_mentor=True)
     pool_marks(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
+    # Rounds that score candidates hand over 32-bit columns (``weigh_mentees``).
+    small = one.astype(np.int32)
+    pool_marks(small, small, small, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     among_best(one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     ranked(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     products(np.ones((1, 1), dtype=np.float32), np.ones((1, 1), dtype=np.float32))
