@@ -638,7 +638,16 @@ def _ranked(
     owner: Any, other: Any, score: Any, owners: int, keep: int, bits: int, buckets: int, ceiling: int
 ) -> Any:  # pragma: no cover - compiled
     """``ranked``: ``_among_best``'s cut, then the kept pairs placed by owner (a counting
-    sort) as packed keys, each owner's few sorted on their own."""
+    sort) as packed keys, each owner's few sorted on their own. Pairs already in owner
+    order (a mentee's) are taken owner by owner instead, with one owner's counts at a time:
+    the counts of every owner at once are tens of megabytes at 100,000 mentees."""
+    ordered = True
+    for at in range(1, len(owner)):
+        if owner[at] < owner[at - 1]:
+            ordered = False
+            break
+    if ordered:
+        return _ranked_in_order(owner, other, score, keep, bits, buckets, ceiling)
     counts = np.zeros((buckets, owners), dtype=np.int32)
     bucket = np.empty(len(owner), dtype=np.uint8)
     for at in range(len(owner)):
@@ -680,6 +689,47 @@ def _ranked(
             ranked_other[starts[row] + at] = mine[at] & _FIELD_MASK
             place[starts[row] + at] = at
     return ranked_owner, ranked_other, place
+
+
+@compiled
+def _ranked_in_order(
+    owner: Any, other: Any, score: Any, keep: int, bits: int, buckets: int, ceiling: int
+) -> Any:  # pragma: no cover - compiled
+    """``_ranked`` for pairs in owner order: each owner's run counted, cut and sorted."""
+    counts = np.zeros(buckets, dtype=np.int64)
+    keys = np.empty(len(owner), dtype=np.int64)
+    ranked_owner = np.empty(len(owner), dtype=np.int64)
+    ranked_other = np.empty(len(owner), dtype=np.int64)
+    place = np.empty(len(owner), dtype=np.int64)
+    kept = 0
+    start = 0
+    while start < len(owner):
+        end = start
+        while end < len(owner) and owner[end] == owner[start]:
+            counts[buckets - 1 - (min(max(score[end], 0), ceiling) >> bits)] += 1
+            end += 1
+        cut = buckets - 1
+        reached = 0
+        for b in range(buckets):
+            reached += counts[b]
+            if reached >= keep:
+                cut = b
+                break
+        counts[:] = 0
+        first = kept
+        for at in range(start, end):
+            value = min(max(score[at], 0), ceiling)
+            if buckets - 1 - (value >> bits) <= cut:
+                keys[kept] = ((ceiling - value) << KEY_FIELD) | other[at]
+                kept += 1
+        mine = keys[first:kept]
+        mine.sort()
+        for at in range(kept - first):
+            ranked_owner[first + at] = owner[start]
+            ranked_other[first + at] = mine[at] & _FIELD_MASK
+            place[first + at] = at
+        start = end
+    return ranked_owner[:kept], ranked_other[:kept], place[:kept]
 
 
 def ranked(

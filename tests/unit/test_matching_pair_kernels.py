@@ -241,12 +241,15 @@ def test_among_best_marks_what_numpys_buckets_and_cuts_mark(
     pairs=st.integers(0, 2_000),
     keep=st.integers(1, 30),
     spread=st.sampled_from([3, 1_000, 1_100_000]),
+    shuffled=st.booleans(),
 )
 def test_the_compiled_ranking_ranks_each_owners_best_as_one_sort_of_them_all_does(
-    seed: int, owners: int, others: int, pairs: int, keep: int, spread: int
+    seed: int, owners: int, others: int, pairs: int, keep: int, spread: int, shuffled: bool
 ) -> None:
     rng = np.random.default_rng(seed)
-    keys = rng.permutation(np.unique(rng.integers(0, owners * others, size=pairs)))
+    keys = np.unique(rng.integers(0, owners * others, size=pairs))
+    if shuffled:  # else in owner order, as a mentee's pairs come
+        keys = rng.permutation(keys)
     owner, other = keys // others, keys % others
     score = rng.integers(-5, spread, size=len(keys))
     # The reference: numpy's buckets and cuts, then every kept pair sorted by owner, score
