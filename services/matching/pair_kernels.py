@@ -22,7 +22,7 @@ does it ahead of the first round).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -64,10 +64,18 @@ CHUNK = 1 << 18
 # the fewer times each mentor's record is fetched, until a block's mentees (a few hundred
 # bytes each) no longer stay in the processor's cache.
 BLOCK_MENTORS = 16
-# Up to this many mentors, their records (128 bytes each) stay in the processor's cache
-# whatever the order, and pairs are scored in key order.
-MENTORS_IN_CACHE = 4096
+# Up to this many mentors, pairs are scored in key order: mentors' records (128 bytes each)
+# and skill codes by term stay in the processor's last-level cache. Measured with 32-bit
+# buffers at 25,000 mentors (``tests.benchmarks.cohort_scoring_order``): key order took
+# 1.5 to 1.7 s of processor time for 40,000 mentees' candidates on two threads, mentor by
+# mentor 2.3 to 2.6 s.
+MENTORS_IN_CACHE = 1 << 15
 _ONE = np.uint64(1)
+Rows32 = NDArray[np.int32]
+Rows = Ints | Rows32  # rows or totals in millionths, in 64 or 32 bits
+# A ranking's packed keys: (score descending << KEY_FIELD) | the other side's row.
+KEY_FIELD = 21
+_FIELD_MASK = (1 << KEY_FIELD) - 1
 
 
 def compiled(function: F) -> F:
@@ -316,6 +324,95 @@ def _place_by_mentee(
             cursor[row] += 1
 
 
+@compiled
+def _count_spans(mentees: Any, lo: Any, hi: Any, counts: Any) -> None:  # pragma: no cover - compiled
+    """``counts[row]`` raised by the pairs of a ``Spans``."""
+    for at in range(len(mentees)):
+        counts[mentees[at]] += hi[at] - lo[at]
+
+
+@compiled
+def _place_spans(
+    mentees: Any, lo: Any, hi: Any, mentors: Any, cursor: Any, by_mentee: Any
+) -> None:  # pragma: no cover - compiled
+    """A ``Spans``' mentors written at their mentee's ``cursor``, which moves on."""
+    for at in range(len(mentees)):
+        row = mentees[at]
+        for place in range(lo[at], hi[at]):
+            by_mentee[cursor[row]] = mentors[place]
+            cursor[row] += 1
+
+
+@dataclass(frozen=True)
+class Spans:
+    """Candidate pairs listed by reference: mentee row ``mentees[i]`` with each mentor row of
+    ``mentors[lo[i]:hi[i]]``. Where many mentees share a run of mentors (those free at the
+    same time), this is a few numbers per mentee instead of one pair per mentor."""
+
+    mentees: Ints
+    lo: Ints
+    hi: Ints
+    mentors: Ints
+
+    def __len__(self) -> int:
+        return int(np.sum(self.hi - self.lo))
+
+    def spelled(self) -> tuple[Ints, Ints]:
+        """The (mentee rows, mentor rows) pairs, in order."""
+        counts = self.hi - self.lo
+        offsets = np.repeat(np.cumsum(counts) - counts, counts)
+        places = np.arange(int(counts.sum()), dtype=np.int64) - offsets + np.repeat(self.lo, counts)
+        return np.repeat(self.mentees, counts), self.mentors[places]
+
+
+Batch = tuple[Ints, Ints] | Spans  # (mentee rows, mentor rows), or pairs by reference
+
+
+def spelled(batch: Batch) -> tuple[Ints, Ints]:
+    """A batch's (mentee rows, mentor rows)."""
+    return batch.spelled() if isinstance(batch, Spans) else batch
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Batches one thread groups, in order: each run of pair batches as two numba lists
+    (one call for the run), each ``Spans`` on its own."""
+
+    runs: list[tuple[Any, Any] | Spans]
+
+    @staticmethod
+    def of(batches: Sequence[Batch]) -> _Group:
+        runs: list[tuple[Any, Any] | Spans] = []
+        for spans, run in itertools.groupby(batches, key=lambda batch: isinstance(batch, Spans)):
+            if spans:
+                for b in cast(Iterator[Spans], run):
+                    arrays = (b.mentees, b.lo, b.hi, b.mentors)
+                    runs.append(Spans(*(np.ascontiguousarray(a, dtype=np.int64) for a in arrays)))
+            else:
+                pairs = list(cast(Iterator[tuple[Ints, Ints]], run))
+                runs.append(
+                    (
+                        _typed([np.ascontiguousarray(e, dtype=np.int64) for e, _ in pairs]),
+                        _typed([np.ascontiguousarray(m, dtype=np.int64) for _, m in pairs]),
+                    )
+                )
+        return _Group(runs)
+
+    def count(self, counts: Ints) -> None:
+        for run in self.runs:
+            if isinstance(run, Spans):
+                _count_spans(run.mentees, run.lo, run.hi, counts)
+            else:
+                _count_by_mentee(run[0], counts)
+
+    def place(self, cursor: Ints, by_mentee: NDArray[np.int32]) -> None:
+        for run in self.runs:
+            if isinstance(run, Spans):
+                _place_spans(run.mentees, run.lo, run.hi, run.mentors, cursor, by_mentee)
+            else:
+                _place_by_mentee(run[0], run[1], cursor, by_mentee)
+
+
 @dataclass(frozen=True)
 class ByMentee:
     """Candidate pairs grouped by mentee, repeats allowed: mentee row ``r``'s mentor rows are
@@ -325,27 +422,21 @@ class ByMentee:
     starts: Ints
 
     @staticmethod
-    def of(batches: Sequence[tuple[Ints, Ints]], mentees: int) -> ByMentee:
-        """The (mentee rows, mentor rows) batches, grouped: a counting sort by mentee, the
-        batches shared out over the cores in groups, each group writing its pairs after the
-        earlier groups' pairs of the same mentee (so the order never depends on threads).
-        The batches are read where they lie: putting them side by side first would copy
-        tens of millions of pairs."""
-        sizes = np.array([len(e) for e, _ in batches], dtype=np.int64)
+    def of(batches: Sequence[Batch], mentees: int) -> ByMentee:
+        """The batches, grouped: a counting sort by mentee, the batches shared out over the
+        cores in groups, each group writing its pairs after the earlier groups' pairs of the
+        same mentee (so the order never depends on threads). The batches are read where
+        they lie: putting them side by side first would copy tens of millions of pairs, and
+        ``Spans`` are never spelled out."""
+        sizes = np.array([len(batch) if isinstance(batch, Spans) else len(batch[0]) for batch in batches])
         # Groups of batches with about as many pairs each, in the order given.
         edges = np.searchsorted(np.cumsum(sizes), np.linspace(0, sizes.sum(), cores.WORKERS + 1)[1:-1])
         bounds = [0, *(int(edge) + 1 for edge in edges), len(batches)]
-        groups = [
-            (
-                _typed([np.ascontiguousarray(e, dtype=np.int64) for e, _ in batches[start:end]]),
-                _typed([np.ascontiguousarray(m, dtype=np.int64) for _, m in batches[start:end]]),
-            )
-            for start, end in itertools.pairwise(bounds)
-        ]
+        groups = [_Group.of(batches[start:end]) for start, end in itertools.pairwise(bounds)]
 
-        def count(group: tuple[Any, Any]) -> Ints:
+        def count(group: _Group) -> Ints:
             counts = np.zeros(mentees, dtype=np.int64)
-            _count_by_mentee(group[0], counts)
+            group.count(counts)
             return counts
 
         counts = cores.mapped(count, groups)
@@ -355,7 +446,7 @@ class ByMentee:
         by_mentee = np.empty(int(starts[-1]), dtype=np.int32)
 
         def place(at: int) -> None:
-            _place_by_mentee(groups[at][0], groups[at][1], cursors[at], by_mentee)
+            groups[at].place(cursors[at], by_mentee)
 
         cores.each(place, range(len(groups)))
         return ByMentee(by_mentee, starts)
@@ -387,23 +478,25 @@ def _weigh_mentees(
     pairs = starts[high] - starts[low]
     bitmap = np.zeros((mentors + 63) // 64, dtype=np.uint64)
     block = BLOCK_MENTORS * mentors
-    pair_e = np.empty(block + widest, dtype=np.int64)
-    pair_m = np.empty(block + widest, dtype=np.int64)
-    totals = np.empty(block + widest, dtype=np.int64)
+    pair_e = np.empty(block + widest, dtype=np.int32)
+    pair_m = np.empty(block + widest, dtype=np.int32)
+    totals = np.empty(block + widest, dtype=np.int32)
     eligible = np.empty(block + widest, dtype=np.bool_)
     redo = np.empty(block + widest, dtype=np.bool_)
-    order = np.empty(block + widest, dtype=np.int64)
+    order = np.empty(block + widest, dtype=np.int32)
     identity = np.arange(block + widest)
-    by_e = np.empty(block + widest, dtype=np.int64)
-    by_m = np.empty(block + widest, dtype=np.int64)
-    by_total = np.empty(block + widest, dtype=np.int64)
+    by_e = np.empty(block + widest, dtype=np.int32)
+    by_m = np.empty(block + widest, dtype=np.int32)
+    by_total = np.empty(block + widest, dtype=np.int32)
     by_eligible = np.empty(block + widest, dtype=np.bool_)
     by_redo = np.empty(block + widest, dtype=np.bool_)
     per_mentor = np.empty(mentors + 1, dtype=np.int64)
-    # Room for all the pairs, so never short; filled only as far as pairs are kept.
-    out_e = np.empty(pairs, dtype=np.int64)
-    out_m = np.empty(pairs, dtype=np.int64)
-    out_total = np.empty(pairs, dtype=np.int64)
+    # Room for all the pairs, so never short; filled only as far as pairs are kept. Rows
+    # (below 1 << 21) and totals (millionths) fit in 32 bits: at 100,000 mentees these are
+    # hundreds of megabytes written and read again, so half the bytes is time.
+    out_e = np.empty(pairs, dtype=np.int32)
+    out_m = np.empty(pairs, dtype=np.int32)
+    out_total = np.empty(pairs, dtype=np.int32)
     again = np.empty(pairs, dtype=np.int64)
     kept = 0
     redone = 0
@@ -496,7 +589,7 @@ def _pool_marks(
 
 
 def pool_marks(
-    e: Ints, m: Ints, score: Ints, mentors: int, *, keep: int, bits: int, buckets: int, ceiling: int
+    e: Rows, m: Rows, score: Rows, mentors: int, *, keep: int, bits: int, buckets: int, ceiling: int
 ) -> tuple[NDArray[np.uint8], Bools, Ints]:
     """Scores in buckets of ``1 << bits`` millionths, best first (``ceiling`` and above in
     bucket 0, 0 and below in the last): each pair's bucket, whether it is among its mentee's
@@ -543,12 +636,155 @@ def among_best(
     return among
 
 
-def _redo(round_: Round, e: Ints, m: Ints, total: Ints, places: Ints) -> None:
-    """The marked pairs' totals from ``pairwise`` itself."""
+@compiled
+def _ranked(
+    owner: Any, other: Any, score: Any, owners: int, keep: int, bits: int, buckets: int, ceiling: int
+) -> Any:  # pragma: no cover - compiled
+    """``ranked``: ``_among_best``'s cut, then the kept pairs placed by owner (a counting
+    sort) as packed keys, each owner's few sorted on their own. Pairs already in owner
+    order (a mentee's) are taken owner by owner instead, with one owner's counts at a time:
+    the counts of every owner at once are tens of megabytes at 100,000 mentees."""
+    ordered = True
+    for at in range(1, len(owner)):
+        if owner[at] < owner[at - 1]:
+            ordered = False
+            break
+    if ordered:
+        return _ranked_in_order(owner, other, score, keep, bits, buckets, ceiling)
+    counts = np.zeros((buckets, owners), dtype=np.int32)
+    bucket = np.empty(len(owner), dtype=np.uint8)
+    for at in range(len(owner)):
+        b = buckets - 1 - (min(max(score[at], 0), ceiling) >> bits)
+        bucket[at] = b
+        counts[b, owner[at]] += 1
+    cut = np.full(owners, buckets - 1, dtype=np.int64)
+    reached = np.zeros(owners, dtype=np.int64)
+    done = np.zeros(owners, dtype=np.bool_)
+    for b in range(buckets):
+        for row in range(owners):
+            if not done[row]:
+                reached[row] += counts[b, row]
+                if reached[row] >= keep:
+                    cut[row] = b
+                    done[row] = True
+    starts = np.zeros(owners + 1, dtype=np.int64)
+    for at in range(len(owner)):
+        if bucket[at] <= cut[owner[at]]:
+            starts[owner[at] + 1] += 1
+    for row in range(owners):
+        starts[row + 1] += starts[row]
+    cursor = starts[:-1].copy()
+    keys = np.empty(starts[owners], dtype=np.int64)
+    for at in range(len(owner)):
+        row = owner[at]
+        if bucket[at] <= cut[row]:
+            descending = ceiling - min(max(score[at], 0), ceiling)
+            keys[cursor[row]] = (descending << KEY_FIELD) | other[at]
+            cursor[row] += 1
+    ranked_owner = np.empty(len(keys), dtype=np.int64)
+    ranked_other = np.empty(len(keys), dtype=np.int64)
+    place = np.empty(len(keys), dtype=np.int64)
+    for row in range(owners):
+        mine = keys[starts[row] : starts[row + 1]]
+        mine.sort()
+        for at in range(len(mine)):
+            ranked_owner[starts[row] + at] = row
+            ranked_other[starts[row] + at] = mine[at] & _FIELD_MASK
+            place[starts[row] + at] = at
+    return ranked_owner, ranked_other, place
+
+
+@compiled
+def _ranked_in_order(
+    owner: Any, other: Any, score: Any, keep: int, bits: int, buckets: int, ceiling: int
+) -> Any:  # pragma: no cover - compiled
+    """``_ranked`` for pairs in owner order: each owner's run counted, cut and sorted."""
+    counts = np.zeros(buckets, dtype=np.int64)
+    keys = np.empty(len(owner), dtype=np.int64)
+    ranked_owner = np.empty(len(owner), dtype=np.int64)
+    ranked_other = np.empty(len(owner), dtype=np.int64)
+    place = np.empty(len(owner), dtype=np.int64)
+    kept = 0
+    start = 0
+    while start < len(owner):
+        end = start
+        while end < len(owner) and owner[end] == owner[start]:
+            counts[buckets - 1 - (min(max(score[end], 0), ceiling) >> bits)] += 1
+            end += 1
+        cut = buckets - 1
+        reached = 0
+        for b in range(buckets):
+            reached += counts[b]
+            if reached >= keep:
+                cut = b
+                break
+        counts[:] = 0
+        first = kept
+        for at in range(start, end):
+            value = min(max(score[at], 0), ceiling)
+            if buckets - 1 - (value >> bits) <= cut:
+                keys[kept] = ((ceiling - value) << KEY_FIELD) | other[at]
+                kept += 1
+        mine = keys[first:kept]
+        mine.sort()
+        for at in range(kept - first):
+            ranked_owner[first + at] = owner[start]
+            ranked_other[first + at] = mine[at] & _FIELD_MASK
+            place[first + at] = at
+        start = end
+    return ranked_owner[:kept], ranked_other[:kept], place[:kept]
+
+
+def ranked(
+    owner: Ints, other: Ints, score: Ints, owners: int, *, keep: int, bits: int, buckets: int, ceiling: int
+) -> tuple[Ints, Ints, Ints]:
+    """The pairs among their owner's ``keep`` best (as ``among_best`` marks them), ranked:
+    by owner, then score descending (clipped to 0 and ``ceiling``), then the other side's
+    row; as (owner, other, place within the owner's ranking) columns. ``other`` rows are
+    below ``1 << 21``."""
+    result: tuple[Ints, Ints, Ints] = _ranked(
+        np.ascontiguousarray(owner, dtype=np.int64),
+        np.ascontiguousarray(other, dtype=np.int64),
+        np.ascontiguousarray(score, dtype=np.int64),
+        owners,
+        keep,
+        bits,
+        buckets,
+        ceiling,
+    )
+    return result
+
+
+@compiled
+def _products(left: Any, right: Any, out: Any) -> None:  # pragma: no cover - compiled
+    """``products``: each entry summed term by term in float32, as numpy's passes add."""
+    for row in range(left.shape[0]):
+        for column in range(right.shape[0]):
+            total = np.float32(0)
+            for term in range(left.shape[1]):
+                total += left[row, term] * right[column, term]
+            out[row, column] = total
+
+
+def products(left: NDArray[np.float32], right: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``left @ right.T`` over a short inner dimension, to the bit what a numpy pass per
+    term adds up (``out += left[:, t, None] * right[None, :, t]``, float32 throughout):
+    a BLAS call rounds in another order, and its threads spin on the cores after it."""
+    out = np.empty((left.shape[0], right.shape[0]), dtype=np.float32)
+    _products(
+        np.ascontiguousarray(left, dtype=np.float32), np.ascontiguousarray(right, dtype=np.float32), out
+    )
+    return out
+
+
+def _redo(round_: Round, e: Rows, m: Rows, total: Rows, places: Ints) -> None:
+    """The marked pairs' totals from ``pairwise`` itself (which works in 64 bits: a pair
+    key of 32-bit rows would overflow)."""
     if len(places) == 0:
         return
-    again, _ = _slice(round_, e[places], m[places])
-    _measure_off_grid(round_, e[places], m[places], again)
+    mentees, mentors = e[places].astype(np.int64), m[places].astype(np.int64)
+    again, _ = _slice(round_, mentees, mentors)
+    _measure_off_grid(round_, mentees, mentors, again)
     total[places] = again
 
 
@@ -577,9 +813,9 @@ def score_pairs(
 
 def weigh_mentees(
     round_: Round, columns: Columns, pairs: ByMentee, low: int, high: int, *, by_mentor: bool | None = None
-) -> tuple[Ints, Ints, Ints]:
+) -> tuple[Rows32, Rows32, Rows32]:
     """The eligible distinct pairs of mentees ``low`` to ``high`` among ``pairs`` (repeats
-    allowed), in (mentee, mentor) order, scored:
+    allowed), in (mentee, mentor) order, scored (rows and totals in 32 bits):
     ``distinct`` then ``pairwise.score_pairs`` and keeping the eligible, in one pass. Pairs
     are scored mentor by mentor (``by_mentor``) when there are more than ``MENTORS_IN_CACHE``
     mentors, unless told."""

@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from services.matching import cores
+from services.matching.pair_kernels import Batch, Spans, products
 from services.matching.pairwise import (
     ACCEPTS_EXTERNAL,
     EXTERNAL,
@@ -71,8 +72,8 @@ PARTS = 4  # slices of the goals per way, shared out over the cores
 _UNKNOWN = -(10**6)
 
 
-def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Pairs]:
-    """Candidate (mentee row, mentor row) pairs, in batches, with repeats. The pieces of
+def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Batch]:
+    """Candidate (mentee row, mentor row) pairs, in batches (some as ``Spans``), with repeats. The pieces of
     generation are shared out over the cores (``cores``) as they free up: the goals in
     ``PARTS`` slices each way, so that no thread is left with a long piece at the end."""
     terms = _Terms.of(round_)
@@ -82,7 +83,7 @@ def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Pairs]:
     )
     assert mentee_side is not None
     goalless = round_.skills.goal_count == 0
-    pieces: list[Callable[[], Iterator[Pairs]]] = [
+    pieces: list[Callable[[], Iterator[Batch]]] = [
         *(partial(_by_goal, round_, terms, mentee_side, part) for part in range(PARTS)),
         partial(_by_shared_time, round_, terms),
         partial(_fallback, mentee_side, FALLBACK, FALLBACK_WIDE, goalless),
@@ -406,12 +407,9 @@ def _clusters(members: Ints, profiles: _Profiles) -> tuple[Ints, Ints]:
 
 
 def _product(left: Reals, right: Reals) -> Reals:
-    """``left @ right.T`` over a short inner dimension, summed term by term: a BLAS call
-    per goal costs more in thread hand-offs than the product itself."""
-    out = np.zeros((left.shape[0], right.shape[0]), dtype=np.float32)
-    for column in range(left.shape[1]):
-        out += left[:, column, None] * right[None, :, column]
-    return out
+    """``left @ right.T`` over a short inner dimension, summed term by term (``products``):
+    a BLAS call per goal costs more in thread hand-offs than the product itself."""
+    return products(left, right)
 
 
 def _cluster_means(vectors: Reals, of: Ints, clusters: int) -> Reals:
@@ -470,23 +468,27 @@ def _starts(side: Side) -> NDArray[np.bool_]:
     return full
 
 
-def _by_shared_time(round_: Round, terms: _Terms) -> Iterator[Pairs]:
+def _by_shared_time(round_: Round, terms: _Terms) -> Iterator[Spans]:
     """For each goal and half hour, the ``PER_START`` mentors covering it best who are free
     for two hours from then, offered to each mentee wanting it and free then too."""
     skills = round_.skills
     mentors = len(round_.mentors.person)
     mentor_starts, mentee_starts = _starts(round_.mentors), _starts(round_.mentees)
     width = mentor_starts.shape[1]
-    keys, rows, weights = [], [], []
-    for term, offering in enumerate(terms.offering):
-        if len(offering) and len(terms.wanting[term]):
-            row, start = np.nonzero(mentor_starts[offering])
-            keys.append(term * width + start)
-            rows.append(offering[row])
-            weights.append(skills.weights[skills.codes[term * mentors + offering[row]]])
-    if not keys:
+    # Each goal's mentors' starts, all goals at once: every mentor's starts listed once, by
+    # mentor, and looked up for each goal's mentors.
+    counted = [t for t, offering in enumerate(terms.offering) if len(offering) and len(terms.wanting[t])]
+    if not counted:
         return
-    key, row, weight = np.concatenate(keys), np.concatenate(rows), np.concatenate(weights)
+    offering = np.concatenate([terms.offering[t] for t in counted])
+    term_of = np.repeat(np.array(counted, dtype=np.int64), [len(terms.offering[t]) for t in counted])
+    who, when = np.nonzero(mentor_starts)
+    begins = np.searchsorted(who, np.arange(mentors + 1))
+    counts = begins[offering + 1] - begins[offering]
+    at = _ranges(begins[offering], counts)
+    term_of, row = np.repeat(term_of, counts), offering.repeat(counts)
+    key = term_of * width + when[at]
+    weight = skills.weights[skills.codes[term_of * mentors + row]]
     order = np.lexsort((row, -weight, key))
     key, row = key[order], row[order]
     kept = places(key) < PER_START
@@ -500,4 +502,5 @@ def _by_shared_time(round_: Round, terms: _Terms) -> Iterator[Pairs]:
             counts = first[wanting + 1] - first[wanting]
             at = start[_ranges(first[wanting], counts)]
             lo, hi = bounds[term * width + at], bounds[term * width + at + 1]
-            yield np.repeat(np.repeat(wanting, counts), hi - lo), row[_ranges(lo, hi - lo)]
+            # By reference: a goal's mentees free at one time share its run of mentors.
+            yield Spans(np.repeat(wanting, counts), lo, hi, row)

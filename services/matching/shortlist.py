@@ -30,10 +30,13 @@ from services.matching import cores
 from services.matching.assignment import Edge, EdgeTable
 from services.matching.candidates import Candidate
 from services.matching.pair_kernels import (
+    KEY_FIELD,
     ByMentee,
     Columns,
+    Rows,
     among_best,
     pool_marks,
+    ranked,
     score_pairs,
     weigh_mentees,
 )
@@ -52,7 +55,7 @@ from services.matching.retrieval import candidate_pairs
 # Up to this many pairs, every pair is scored: it costs less than generating candidates.
 EXHAUSTIVE_PAIRS = 1 << 21
 # Pair keys pack (row, score, other row) into 63 bits: 21 bits each.
-_FIELD = 21
+_FIELD = KEY_FIELD
 _CEILING = DECIMALS + 16  # above any total: five contributions each rounded up at most
 _MASK = (1 << _FIELD) - 1
 # More edges for whoever the auction left without a seat, or with seats to spare.
@@ -233,9 +236,9 @@ def _cut(counts: Ints, keep: int) -> NDArray[np.uint8]:
 class _Part:
     """A range of mentees' weighed pairs, while a round cuts its pool (see ``_weighed``)."""
 
-    mentee: Ints
-    mentor: Ints
-    score: Ints
+    mentee: Rows
+    mentor: Rows
+    score: Rows
     bucket: NDArray[np.uint8]
     among_mentees: Bools  # among the mentee's POOL_PER_MENTEE best
     mentor_counts: Ints  # (mentors, buckets)
@@ -259,6 +262,9 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
 
     def weigh(rows: tuple[int, int]) -> _Part:
         low, high = rows
+        e: Rows
+        m: Rows
+        score: Rows
         if exhaustive:
             unique = np.arange(low * mentors, high * mentors, dtype=np.int64)
             e, m = unique // mentors, unique % mentors
@@ -292,9 +298,10 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
 
         parts = cores.mapped(pooled, parts)
     return _Weighed(
-        np.concatenate([part.mentee for part in parts]),
-        np.concatenate([part.mentor for part in parts]),
-        np.concatenate([part.score for part in parts]),
+        # Scored in 32 bits (``weigh_mentees``), kept in 64: pair keys are products of rows.
+        np.concatenate([part.mentee for part in parts], dtype=np.int64),
+        np.concatenate([part.mentor for part in parts], dtype=np.int64),
+        np.concatenate([part.score for part in parts], dtype=np.int64),
         mentees,
         mentors,
     )
@@ -302,8 +309,9 @@ def _weighed(round_: Round, per_mentee: int, *, both_ways: bool, pool: bool = Fa
 
 class _Ranking:
     """Pairs ranked within each owner (a mentee or a mentor): score descending, ties to the
-    lower row of the other side (id order for mentors). One sort of packed integers, read
-    back instead of sorting indices, which is much slower."""
+    lower row of the other side (id order for mentors). With a ``depth``, a compiled pass
+    (``ranked``) keeps each owner's best and sorts them owner by owner; without, one sort of
+    packed integers, read back instead of sorting indices, which is much slower."""
 
     def __init__(
         self,
@@ -315,20 +323,29 @@ class _Ranking:
         by_mentor: bool = False,
         depth: tuple[int, int] | None = None,
     ) -> None:
+        self.mentors = mentors
+        self.by_mentor = by_mentor
+        self.depth = None if depth is None else depth[1]
         if depth is not None:
             # Only ``top(limit)`` for limits up to ``depth[1]`` will be asked for (``depth[0]``
             # owners): counting scores in buckets keeps each owner's best that many and
             # their ties, so only those are sorted and every such top is the same.
-            kept = _among_best(owner, score, depth[0], depth[1])
-            owner, other, score = owner[kept], other[kept], score[kept]
+            self.owner, self.other, self.place = ranked(
+                owner,
+                other,
+                score,
+                depth[0],
+                keep=depth[1],
+                bits=_BUCKET_BITS,
+                buckets=_BUCKETS,
+                ceiling=_CEILING,
+            )
+            return
         descending = _CEILING - np.clip(score, 0, _CEILING)
         keys = np.sort((owner << (2 * _FIELD)) | (descending << _FIELD) | other)
         self.owner = keys >> (2 * _FIELD)
         self.place = places(self.owner)
         self.other = keys & _MASK
-        self.mentors = mentors
-        self.by_mentor = by_mentor
-        self.depth = None if depth is None else depth[1]
 
     def top(self, limit: int, *, only: Bools | None = None) -> Ints:
         """Pair keys (mentee row × mentors + mentor row) of each owner's ``limit`` best, of

@@ -10,8 +10,11 @@ from services.matching.candidates import Candidate
 from services.matching.pair_kernels import (
     ByMentee,
     Columns,
+    Spans,
     among_best,
     pool_marks,
+    products,
+    ranked,
     score_pairs,
     weigh_mentees,
 )
@@ -54,10 +57,15 @@ def warm() -> None:
     columns = Columns.of(round_)
     one = np.zeros(1, dtype=np.int64)
     score_pairs(round_, columns, one, one, threads=False)
-    pairs = ByMentee.of([(one, one)], 1)
+    pairs = ByMentee.of([(one, one), Spans(one, one, one + 1, np.zeros(2, dtype=np.int64))], 1)
     weigh_mentees(round_, columns, pairs, 0, 1)
     weigh_mentees(round_, columns, pairs, 0, 1, by_mentor=True)
     pool_marks(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
+    # Rounds that score candidates hand over 32-bit columns (``weigh_mentees``).
+    small = one.astype(np.int32)
+    pool_marks(small, small, small, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     among_best(one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
+    ranked(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
+    products(np.ones((1, 1), dtype=np.float32), np.ones((1, 1), dtype=np.float32))
     seats = np.ones(1, dtype=np.int64)
     auction(Offers.of(one, one, one + 1, seats, 1), seats)

@@ -42,6 +42,7 @@ from contracts.programmes import DEFAULT_PROGRAMMES, Programme
 from services.matching import pairwise as pw
 from services.matching import warm_up
 from services.matching.assignment import Assignment, assign
+from services.matching.pair_kernels import spelled
 from services.matching.pairwise import DECIMALS, Round, build_round, distinct, score_pairs, slot_matrix
 from services.matching.pricing import Offers, auction
 from services.matching.retrieval import candidate_pairs
@@ -150,7 +151,8 @@ def every_pair(round_: Round) -> Arcs:
 def weighed_pool(round_: Round) -> Arcs:
     """The pairs retrieval proposes, exactly scored: what the auction prices are learnt on."""
     mentors = len(round_.mentors.person)
-    keys = distinct(np.concatenate([e * mentors + m for e, m in candidate_pairs(round_, both_ways=True)]))
+    batches = (spelled(batch) for batch in candidate_pairs(round_, both_ways=True))
+    keys = distinct(np.concatenate([e * mentors + m for e, m in batches]))
     e, m = keys // mentors, keys % mentors
     score, eligible = score_pairs(round_, e, m)
     keep = eligible & (score > 0)

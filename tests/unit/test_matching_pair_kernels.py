@@ -13,7 +13,18 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from services.matching import pair_kernels, pairwise
-from services.matching.pair_kernels import ByMentee, Columns, among_best, pool_marks, weigh_mentees
+from services.matching.pair_kernels import (
+    Batch,
+    ByMentee,
+    Columns,
+    Spans,
+    among_best,
+    pool_marks,
+    products,
+    ranked,
+    spelled,
+    weigh_mentees,
+)
 from services.matching.pairwise import Ints, Round, build_round
 from services.matching.pricing import Offers, auction
 from services.matching.scoring import ineligibility, score
@@ -88,18 +99,33 @@ def test_candidate_batches_grouped_by_mentee_keep_each_mentees_mentors_in_the_or
     mentees: int, data: st.DataObject
 ) -> None:
     pair = st.tuples(st.integers(0, mentees - 1), st.integers(0, 99))
-    batches = data.draw(st.lists(st.lists(pair, max_size=40), max_size=12))
-    pairs = [
-        (np.array([p[0] for p in batch], dtype=np.int64), np.array([p[1] for p in batch], dtype=np.int64))
-        for batch in batches
-    ]
-    grouped = ByMentee.of(pairs, mentees)
+    batches: list[Batch] = []
+    for listed in data.draw(st.lists(st.lists(pair, max_size=40), max_size=12)):
+        e = np.array([p[0] for p in listed], dtype=np.int64)
+        m = np.array([p[1] for p in listed], dtype=np.int64)
+        if len(listed) and data.draw(st.booleans()):
+            # The same mentors by reference: each mentee of the batch with a run of them.
+            three = st.lists(st.integers(0, len(m)), min_size=3, max_size=3)
+            lo = np.array(data.draw(three))
+            hi = np.minimum(lo + np.array(data.draw(three)) % 10, len(m))
+            batches.append(Spans(e[:3], lo[: len(e[:3])], hi[: len(e[:3])], m))
+        else:
+            batches.append((e, m))
+    grouped = ByMentee.of(batches, mentees)
+    pairs = [spelled(batch) for batch in batches]
     e = np.concatenate([np.zeros(0, np.int64), *(batch[0] for batch in pairs)])
     m = np.concatenate([np.zeros(0, np.int64), *(batch[1] for batch in pairs)])
-    # What a stable sort of the batches put side by side gives.
+    # What a stable sort of the batches spelled out and put side by side gives.
     order = np.argsort(e, kind="stable")
     assert grouped.mentors.tolist() == m[order].tolist()
     assert grouped.starts.tolist() == np.searchsorted(e[order], np.arange(mentees + 1)).tolist()
+
+
+def test_mentors_listed_by_reference_are_the_pairs_spelled_out() -> None:
+    spans = Spans(np.array([4, 2, 4]), np.array([1, 0, 3]), np.array([3, 0, 4]), np.array([7, 8, 9, 5]))
+    e, m = spans.spelled()
+    assert list(zip(e.tolist(), m.tolist(), strict=True)) == [(4, 8), (4, 9), (4, 5)]
+    assert len(spans) == 3
 
 
 def test_a_generated_organisations_candidate_pairs_weigh_as_pairwise_scores_them() -> None:
@@ -205,6 +231,64 @@ def test_among_best_marks_what_numpys_buckets_and_cuts_mark(
     expected = bucket <= _cut(_bucket_counts(owner, bucket, owners), keep)[owner]
     found = among_best(owner, score, owners, keep=keep, bits=_BUCKET_BITS, buckets=_BUCKETS, ceiling=_CEILING)
     assert found.tolist() == expected.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    owners=st.integers(1, 40),
+    others=st.integers(1, 60),
+    pairs=st.integers(0, 2_000),
+    keep=st.integers(1, 30),
+    spread=st.sampled_from([3, 1_000, 1_100_000]),
+    shuffled=st.booleans(),
+)
+def test_the_compiled_ranking_ranks_each_owners_best_as_one_sort_of_them_all_does(
+    seed: int, owners: int, others: int, pairs: int, keep: int, spread: int, shuffled: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    keys = np.unique(rng.integers(0, owners * others, size=pairs))
+    if shuffled:  # else in owner order, as a mentee's pairs come
+        keys = rng.permutation(keys)
+    owner, other = keys // others, keys % others
+    score = rng.integers(-5, spread, size=len(keys))
+    # The reference: numpy's buckets and cuts, then every kept pair sorted by owner, score
+    # descending (clipped as the buckets clip it) and the other side's row.
+    bucket = _buckets(score)
+    kept = bucket <= _cut(_bucket_counts(owner, bucket, owners), keep)[owner]
+    order = np.lexsort((other[kept], -np.clip(score[kept], 0, _CEILING), owner[kept]))
+    expected_owner, expected_other = owner[kept][order], other[kept][order]
+    expected_place = np.arange(len(order)) - np.searchsorted(expected_owner, expected_owner)
+    found = ranked(
+        owner, other, score, owners, keep=keep, bits=_BUCKET_BITS, buckets=_BUCKETS, ceiling=_CEILING
+    )
+    assert found[0].tolist() == expected_owner.tolist()
+    assert found[1].tolist() == expected_other.tolist()
+    assert found[2].tolist() == expected_place.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(0, 30),
+    columns=st.integers(0, 40),
+    terms=st.integers(1, 17),
+)
+def test_compiled_products_are_to_the_bit_the_sums_numpy_adds_term_by_term(
+    seed: int, rows: int, columns: int, terms: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    # Goal shares (1 / number of goals, averaged) against skill weights, as candidate
+    # generation multiplies them; and plain random floats, whose sums round more often.
+    left = (rng.random((rows, terms)) / rng.integers(1, 9, (rows, terms))).astype(np.float32)
+    right = rng.choice(np.array([0, 0.25, 0.5, 0.8, 1], dtype=np.float32), (columns, terms))
+    for right_side in (right, rng.standard_normal((columns, terms)).astype(np.float32)):
+        expected = np.zeros((rows, columns), dtype=np.float32)
+        for term in range(terms):
+            expected += left[:, term, None] * right_side[None, :, term]
+        found = products(left, right_side)
+        assert found.dtype == np.float32
+        assert found.view(np.int32).tolist() == expected.view(np.int32).tolist()
 
 
 @settings(max_examples=80, deadline=None)
