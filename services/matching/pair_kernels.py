@@ -600,11 +600,11 @@ def pool_marks(
 
 
 @compiled
-def _among_best(
+def _bucket_cuts(
     owner: Any, score: Any, owners: int, keep: int, bits: int, buckets: int, ceiling: int
 ) -> Any:  # pragma: no cover - compiled
-    """``among_best``: two passes, one counting and one marking (counts bucket-major, as in
-    ``_pool_marks``)."""
+    """Each pair's score bucket (0 the best), and each owner's last bucket that still holds
+    one of its ``keep`` best: counted bucket-major, as in ``_pool_marks``."""
     counts = np.zeros((buckets, owners), dtype=np.int32)
     bucket = np.empty(len(owner), dtype=np.uint8)
     for at in range(len(owner)):
@@ -621,6 +621,16 @@ def _among_best(
                 if reached[row] >= keep:
                     cut[row] = b
                     done[row] = True
+    return bucket, cut
+
+
+@compiled
+def _among_best(
+    owner: Any, score: Any, owners: int, keep: int, bits: int, buckets: int, ceiling: int
+) -> Any:  # pragma: no cover - compiled
+    """``among_best``: two passes, one counting and one marking (counts bucket-major, as in
+    ``_pool_marks``)."""
+    bucket, cut = _bucket_cuts(owner, score, owners, keep, bits, buckets, ceiling)
     among = np.empty(len(owner), dtype=np.bool_)
     for at in range(len(owner)):
         among[at] = bucket[at] <= cut[owner[at]]
@@ -651,22 +661,7 @@ def _ranked(
             break
     if ordered:
         return _ranked_in_order(owner, other, score, keep, bits, buckets, ceiling)
-    counts = np.zeros((buckets, owners), dtype=np.int32)
-    bucket = np.empty(len(owner), dtype=np.uint8)
-    for at in range(len(owner)):
-        b = buckets - 1 - (min(max(score[at], 0), ceiling) >> bits)
-        bucket[at] = b
-        counts[b, owner[at]] += 1
-    cut = np.full(owners, buckets - 1, dtype=np.int64)
-    reached = np.zeros(owners, dtype=np.int64)
-    done = np.zeros(owners, dtype=np.bool_)
-    for b in range(buckets):
-        for row in range(owners):
-            if not done[row]:
-                reached[row] += counts[b, row]
-                if reached[row] >= keep:
-                    cut[row] = b
-                    done[row] = True
+    bucket, cut = _bucket_cuts(owner, score, owners, keep, bits, buckets, ceiling)
     starts = np.zeros(owners + 1, dtype=np.int64)
     for at in range(len(owner)):
         if bucket[at] <= cut[owner[at]]:
