@@ -83,18 +83,31 @@ def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Batch]:
     )
     assert mentee_side is not None
     goalless = round_.skills.goal_count == 0
-    pieces: list[Callable[[], Iterator[Batch]]] = [
-        *(partial(_by_goal, round_, terms, mentee_side, part) for part in range(PARTS)),
-        partial(_by_shared_time, round_, terms),
-        partial(_fallback, mentee_side, FALLBACK, FALLBACK_WIDE, goalless),
+    # Both ways read the same goals' mentees and mentors, companions and vectors: each slice
+    # of the goals works them out once and proposes both ways (``_by_term``).
+    by_term = [partial(_by_term, round_, terms, mentee_side, mentor_side, part) for part in range(PARTS)]
+    pieces: list[Callable[[], list[list[Batch]]]] = [
+        *by_term,
+        partial(_listed, partial(_by_shared_time, round_, terms)),
+        partial(_listed, partial(_fallback, mentee_side, FALLBACK, FALLBACK_WIDE, goalless)),
     ]
     if mentor_side is not None:
-        pieces += [
-            *(partial(_by_skill, round_, terms, mentor_side, part) for part in range(PARTS)),
-            partial(_fallback, mentor_side, MENTOR_FALLBACK, 0, None, columns=np.flatnonzero(goalless)),
-        ]
-    for batches in cores.mapped(lambda piece: list(piece()), pieces):
+        pieces.append(
+            partial(
+                _listed,
+                partial(_fallback, mentor_side, MENTOR_FALLBACK, 0, None, columns=np.flatnonzero(goalless)),
+            )
+        )
+    done = cores.mapped(lambda piece: piece(), pieces)
+    # In the order the pieces were once run one way at a time: the goals' slices, shared
+    # time and the mentees' fallback, then the skills' slices and the mentors' fallback.
+    slices, rest = done[:PARTS], [batches for (batches,) in done[PARTS:]]
+    for batches in [*(goals for goals, _ in slices), *rest[:2], *(skills for _, skills in slices), *rest[2:]]:
         yield from batches
+
+
+def _listed(piece: Callable[[], Iterator[Batch]]) -> list[list[Batch]]:
+    return [list(piece())]
 
 
 # --- profiles and estimates ------------------------------------------------------------
@@ -364,24 +377,21 @@ class _Terms:
         entry = _ranges(self.goal_starts[rows], counts)
         return owner, self.goal_terms[entry], self.goal_values[entry]
 
-    def companions(self, term: int, rows: Ints) -> Ints:
+    def companions(self, term: int, rows: Ints) -> tuple[Ints, Reals]:
         """``term`` and the terms most wanted along with it by ``rows`` (its mentees): the
-        skills that make a mentor promising for them beyond the term itself."""
-        _, wanted, value = self.goals_of(rows)
+        skills that make a mentor promising for them beyond the term itself; and the
+        mentees' goal vectors (1 / number of goals per term) over those terms."""
+        owner, wanted, value = self.goals_of(rows)
         mass = np.bincount(wanted, weights=value, minlength=len(self.wanting))
         mass[term] = np.inf
         chosen = np.argsort(-mass, kind="stable")[:COMPANIONS]
-        return np.sort(chosen[mass[chosen] > 0]).astype(np.int64)
-
-    def goal_vectors(self, rows: Ints, columns: Ints) -> Reals:
-        """Mentees' goal vectors (1 / number of goals per term) over the given terms."""
+        columns = np.sort(chosen[mass[chosen] > 0]).astype(np.int64)
         position = np.full(len(self.wanting), -1, dtype=np.int64)
         position[columns] = np.arange(len(columns))
-        owner, term, value = self.goals_of(rows)
-        keep = position[term] >= 0
+        keep = position[wanted] >= 0
         vectors = np.zeros((len(rows), len(columns)), dtype=np.float32)
-        vectors[owner[keep], position[term[keep]]] = value[keep]
-        return vectors
+        vectors[owner[keep], position[wanted[keep]]] = value[keep]
+        return columns, vectors
 
 
 def _ranges(starts: Ints, counts: Ints) -> Ints:
@@ -420,38 +430,48 @@ def _cluster_means(vectors: Reals, of: Ints, clusters: int) -> Reals:
     return (sums / sizes[:, None]).astype(np.float32)
 
 
-def _by_goal(round_: Round, terms: _Terms, grouped: _Grouped, part: int) -> Iterator[Pairs]:
-    """For each goal of slice ``part`` (of ``PARTS``): its mentees by offset and level,
-    each cluster's ``PER_GOAL`` mentors."""
+def _by_term(
+    round_: Round, terms: _Terms, mentee_side: _Grouped, mentor_side: _Grouped | None, part: int
+) -> list[list[Batch]]:
+    """For each goal of slice ``part`` (of ``PARTS``): its mentees by offset and level, each
+    cluster's ``PER_GOAL`` mentors; and (with ``mentor_side``) its mentors by offset and
+    level, each cluster's ``PER_SKILL`` mentees. (Goal batches, skill batches.)"""
     share = round_.shares[0]
+    goals: list[Batch] = []
+    skills: list[Batch] = []
     for term in range(part, len(terms.wanting), PARTS):
         wanting, offering = terms.wanting[term], terms.offering[term]
         if len(wanting) == 0 or len(offering) == 0:
             continue
-        profile, of = _clusters(wanting, grouped.profiles)
-        columns = terms.companions(term, wanting)
-        wanted = _cluster_means(terms.goal_vectors(wanting, columns), of, len(profile))
-        promise = share * _product(wanted, _skill_vectors(round_, offering, columns))
-        promise += grouped.estimate[offering][:, profile].T
-        best = offering[_top(promise, PER_GOAL)]
-        yield np.repeat(wanting, best.shape[1]), best[of].reshape(-1)
+        columns, wanted = terms.companions(term, wanting)
+        offered = _skill_vectors(round_, offering, columns)
+        goals.append(_by_goal(share, mentee_side, wanting, offering, wanted, offered))
+        if mentor_side is not None:
+            skills.append(_by_skill(share, mentor_side, wanting, offering, wanted, offered))
+    return [goals, skills]
 
 
-def _by_skill(round_: Round, terms: _Terms, grouped: _Grouped, part: int) -> Iterator[Pairs]:
-    """For each skill of slice ``part`` (of ``PARTS``): its mentors by offset and level,
-    each cluster's ``PER_SKILL`` mentees."""
-    share = round_.shares[0]
-    for term in range(part, len(terms.offering), PARTS):
-        wanting, offering = terms.wanting[term], terms.offering[term]
-        if len(wanting) == 0 or len(offering) == 0:
-            continue
-        profile, of = _clusters(offering, grouped.profiles)
-        columns = terms.companions(term, wanting)
-        offered = _cluster_means(_skill_vectors(round_, offering, columns), of, len(profile))
-        promise = share * _product(offered, terms.goal_vectors(wanting, columns))
-        promise += grouped.estimate[wanting][:, profile].T
-        best = wanting[_top(promise, PER_SKILL)]
-        yield best[of].reshape(-1), np.repeat(offering, best.shape[1])
+def _by_goal(
+    share: float, grouped: _Grouped, wanting: Ints, offering: Ints, wanted: Reals, offered: Reals
+) -> Pairs:
+    """A goal's mentees by offset and level, each cluster's ``PER_GOAL`` mentors, given the
+    goal's mentees' and mentors' vectors over its companions."""
+    profile, of = _clusters(wanting, grouped.profiles)
+    promise = share * _product(_cluster_means(wanted, of, len(profile)), offered)
+    promise += grouped.estimate[offering][:, profile].T
+    best = offering[_top(promise, PER_GOAL)]
+    return np.repeat(wanting, best.shape[1]), best[of].reshape(-1)
+
+
+def _by_skill(
+    share: float, grouped: _Grouped, wanting: Ints, offering: Ints, wanted: Reals, offered: Reals
+) -> Pairs:
+    """A skill's mentors by offset and level, each cluster's ``PER_SKILL`` mentees."""
+    profile, of = _clusters(offering, grouped.profiles)
+    promise = share * _product(_cluster_means(offered, of, len(profile)), wanted)
+    promise += grouped.estimate[wanting][:, profile].T
+    best = wanting[_top(promise, PER_SKILL)]
+    return best[of].reshape(-1), np.repeat(offering, best.shape[1])
 
 
 # --- blocking by time --------------------------------------------------------------------
