@@ -77,9 +77,11 @@ def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Batch]:
     generation are shared out over the cores (``cores``) as they free up: the goals in
     ``PARTS`` slices each way, so that no thread is left with a long piece at the end."""
     terms = _Terms.of(round_)
+    # Each side's hours serve both sides' estimates: worked out once.
+    hours = cores.both(lambda: _hours(round_.mentees), lambda: _hours(round_.mentors))
     mentee_side, mentor_side = cores.both(
-        lambda: _Grouped.of(round_, mentees=True),
-        lambda: _Grouped.of(round_, mentees=False) if both_ways else None,
+        lambda: _Grouped.of(round_, hours, mentees=True),
+        lambda: _Grouped.of(round_, hours, mentees=False) if both_ways else None,
     )
     assert mentee_side is not None
     goalless = round_.skills.goal_count == 0
@@ -158,10 +160,11 @@ class _Grouped:
     estimate: Reals  # (rows of the other side, profiles): a row per person gathers fast
 
     @staticmethod
-    def of(round_: Round, *, mentees: bool) -> _Grouped:
+    def of(round_: Round, hours: tuple[Reals, Reals], *, mentees: bool) -> _Grouped:
+        """``hours``: the mentees' and the mentors' (``_hours``)."""
         side = round_.mentees if mentees else round_.mentors
         profiles = _profiles(side, mentors=not mentees)
-        estimate = _Estimator(round_, profiles, mentees).matrix()
+        estimate = _Estimator(round_, profiles, mentees, hours).matrix()
         return _Grouped(round_=round_, mentees=mentees, profiles=profiles, estimate=estimate)
 
     @property
@@ -178,19 +181,20 @@ class _Estimator:
     person's features, so it is worked out once per *kind* of person on the other side
     (same level, offset, limit, flags, languages); availability is personal and added."""
 
-    def __init__(self, round_: Round, profiles: _Profiles, mentees: bool) -> None:
+    def __init__(self, round_: Round, profiles: _Profiles, mentees: bool, hours: tuple[Reals, Reals]) -> None:
         self.round_, self.profiles, self.mentees = round_, profiles, mentees
         self.side = round_.mentees if mentees else round_.mentors
         self.other = round_.mentors if mentees else round_.mentees
         available = self.side.has(HAS_AVAILABILITY)
         self.present = _mean(available.astype(np.float64), profiles).astype(np.float32)
-        hours = _mean(_hours(self.side) * available[:, None], profiles)
-        self.hours = (hours / np.maximum(self.present, 1e-9)[:, None]).astype(np.float32)
+        mine, theirs = hours if mentees else hours[::-1]
+        mean_hours = _mean(mine * available[:, None], profiles)
+        self.hours = (mean_hours / np.maximum(self.present, 1e-9)[:, None]).astype(np.float32)
         masks, language = np.unique(self.side.languages.T, axis=0, return_inverse=True)
         self.language_share = _mean(np.eye(len(masks))[language.reshape(-1)], profiles).astype(np.float32)
         self.masks = masks
         self.team_known = _mean(self.side.has(HAS_TEAM).astype(np.float64), profiles).astype(np.float32)
-        self.other_hours = _hours(self.other)
+        self.other_hours = theirs
         self.kind, self.sample = self._kinds()
 
     def _kinds(self) -> tuple[Ints, Ints]:
