@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from services.matching import cores
-from services.matching.pair_kernels import Batch, Spans, products
+from services.matching.pair_kernels import Batch, Spans, best_first, products
 from services.matching.pairwise import (
     ACCEPTS_EXTERNAL,
     EXTERNAL,
@@ -307,13 +307,14 @@ def _hours(side: Side) -> Reals:
 
 
 def _top(matrix: Reals, keep: int) -> Ints:
-    """Column indices of each row's ``keep`` largest entries, best first (all if fewer)."""
+    """Column indices of each row's ``keep`` largest entries, best first (all if fewer).
+    Which of tied entries make the cut is numpy's ``argpartition``'s choice; the order
+    among the kept is compiled (``best_first``)."""
     if matrix.shape[1] > keep:
         part = np.argpartition(-matrix, keep - 1, axis=1)[:, :keep]
     else:
         part = np.broadcast_to(np.arange(matrix.shape[1]), matrix.shape)
-    order = np.argsort(-np.take_along_axis(matrix, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1).astype(np.int64)
+    return best_first(matrix, part)
 
 
 def _fallback(

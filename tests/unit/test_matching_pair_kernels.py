@@ -19,6 +19,7 @@ from services.matching.pair_kernels import (
     Columns,
     Spans,
     among_best,
+    best_first,
     pool_marks,
     products,
     ranked,
@@ -289,6 +290,35 @@ def test_compiled_products_are_to_the_bit_the_sums_numpy_adds_term_by_term(
         found = products(left, right_side)
         assert found.dtype == np.float32
         assert found.view(np.int32).tolist() == expected.view(np.int32).tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(0, 12),
+    columns=st.integers(0, 60),
+    keep=st.integers(1, 70),
+    tied=st.booleans(),
+)
+def test_compiled_best_first_orders_each_rows_kept_columns_as_numpys_stable_sort(
+    seed: int, rows: int, columns: int, keep: int, tied: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    # Promises tie often (mentors with the same profile and skills) and are minus infinity
+    # where a pair is ruled out; plain random floats tie rarely.
+    choices = np.array([-np.inf, -0.0, 0.0, 0.25, 0.5, 1.5], dtype=np.float32)
+    matrix = (rng.choice(choices, (rows, columns)) if tied else rng.standard_normal((rows, columns))).astype(
+        np.float32
+    )
+    if columns > keep:
+        part = np.argpartition(-matrix, keep - 1, axis=1)[:, :keep]
+    else:
+        part = np.broadcast_to(np.arange(columns), matrix.shape)
+    order = np.argsort(-np.take_along_axis(matrix, part, axis=1), axis=1, kind="stable")
+    expected = np.take_along_axis(part, order, axis=1)
+    found = best_first(matrix, part)
+    assert found.dtype == np.int64
+    assert found.tolist() == expected.tolist()
 
 
 @settings(max_examples=80, deadline=None)
