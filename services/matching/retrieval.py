@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from services.matching import cores
-from services.matching.pair_kernels import Batch, Spans, best_first, products
+from services.matching.pair_kernels import Batch, Spans, best_first, promises
 from services.matching.pairwise import (
     ACCEPTS_EXTERNAL,
     EXTERNAL,
@@ -421,20 +421,6 @@ def _clusters(members: Ints, profiles: _Profiles) -> tuple[Ints, Ints]:
     return np.flatnonzero(present).astype(np.int64), number[profiles.of[members]]
 
 
-def _product(left: Reals, right: Reals) -> Reals:
-    """``left @ right.T`` over a short inner dimension, summed term by term (``products``):
-    a BLAS call per goal costs more in thread hand-offs than the product itself."""
-    return products(left, right)
-
-
-def _cluster_means(vectors: Reals, of: Ints, clusters: int) -> Reals:
-    order = np.argsort(of, kind="stable")
-    starts = np.searchsorted(of[order], np.arange(clusters))
-    sums = np.add.reduceat(vectors[order].astype(np.float64), starts, axis=0)
-    sizes = np.bincount(of, minlength=clusters).astype(np.float64)
-    return (sums / sizes[:, None]).astype(np.float32)
-
-
 def _by_term(
     round_: Round, terms: _Terms, mentee_side: _Grouped, mentor_side: _Grouped | None, part: int
 ) -> list[list[Batch]]:
@@ -462,8 +448,7 @@ def _by_goal(
     """A goal's mentees by offset and level, each cluster's ``PER_GOAL`` mentors, given the
     goal's mentees' and mentors' vectors over its companions."""
     profile, of = _clusters(wanting, grouped.profiles)
-    promise = share * _product(_cluster_means(wanted, of, len(profile)), offered)
-    promise += grouped.estimate[offering][:, profile].T
+    promise = promises(share, wanted, of, offered, grouped.estimate, offering, profile)
     best = offering[_top(promise, PER_GOAL)]
     return np.repeat(wanting, best.shape[1]), best[of].reshape(-1)
 
@@ -473,8 +458,7 @@ def _by_skill(
 ) -> Pairs:
     """A skill's mentors by offset and level, each cluster's ``PER_SKILL`` mentees."""
     profile, of = _clusters(offering, grouped.profiles)
-    promise = share * _product(_cluster_means(offered, of, len(profile)), wanted)
-    promise += grouped.estimate[wanting][:, profile].T
+    promise = promises(share, offered, of, wanted, grouped.estimate, wanting, profile)
     best = wanting[_top(promise, PER_SKILL)]
     return best[of].reshape(-1), np.repeat(offering, best.shape[1])
 
