@@ -832,25 +832,28 @@ def promises(
 
 
 @compiled
-def _best_first(matrix: Any, part: Any, out: Any) -> None:  # pragma: no cover - compiled
-    """``best_first``: a stable sort of each row's negated entries, as numpy's."""
+def _best_first(matrix: Any, part: Any, whole: bool, out: Any) -> None:  # pragma: no cover - compiled
+    """``best_first``: a stable sort of each row's negated entries, as numpy's; every column
+    in order where ``whole``."""
     values = np.empty(out.shape[1], dtype=matrix.dtype)
     for row in range(out.shape[0]):
         for at in range(out.shape[1]):
-            values[at] = -matrix[row, part[row, at]]
+            values[at] = -matrix[row, at if whole else part[row, at]]
         order = np.argsort(values, kind="mergesort")
         for at in range(out.shape[1]):
-            out[row, at] = part[row, order[at]]
+            out[row, at] = order[at] if whole else part[row, order[at]]
 
 
-def best_first(matrix: NDArray[np.floating], part: Ints) -> Ints:
-    """Each row's columns ``part`` ordered by their entries in ``matrix``, largest first and
-    ties in ``part``'s order: ``take_along_axis(part, argsort(-take_along_axis(matrix,
-    part), kind="stable"))`` by rows in one compiled call, which matters when candidate
-    generation does it twice per goal, a few hundred small matrices a round."""
-    part = np.ascontiguousarray(part, dtype=np.int64)
-    out = np.empty(part.shape, dtype=np.int64)
-    _best_first(np.ascontiguousarray(matrix), part, out)
+def best_first(matrix: NDArray[np.floating], part: Ints | None = None) -> Ints:
+    """Each row's columns ``part`` (all, in order, if None) ordered by their entries in
+    ``matrix``, largest first and ties in ``part``'s order: ``take_along_axis(part,
+    argsort(-take_along_axis(matrix, part), kind="stable"))`` by rows in one compiled call,
+    which matters when candidate generation does it twice per goal, a few hundred small
+    matrices a round."""
+    whole = part is None
+    part = np.zeros((1, 1), dtype=np.int64) if part is None else np.ascontiguousarray(part, dtype=np.int64)
+    out = np.empty(matrix.shape if whole else part.shape, dtype=np.int64)
+    _best_first(np.ascontiguousarray(matrix), part, whole, out)
     return out
 
 

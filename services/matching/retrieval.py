@@ -311,10 +311,8 @@ def _top(matrix: Reals, keep: int) -> Ints:
     Which of tied entries make the cut is numpy's ``argpartition``'s choice; the order
     among the kept is compiled (``best_first``)."""
     if matrix.shape[1] > keep:
-        part = np.argpartition(-matrix, keep - 1, axis=1)[:, :keep]
-    else:
-        part = np.broadcast_to(np.arange(matrix.shape[1]), matrix.shape)
-    return best_first(matrix, part)
+        return best_first(matrix, np.argpartition(-matrix, keep - 1, axis=1)[:, :keep])
+    return best_first(matrix)
 
 
 def _fallback(

@@ -354,6 +354,8 @@ def test_compiled_best_first_orders_each_rows_kept_columns_as_numpys_stable_sort
     found = best_first(matrix, part)
     assert found.dtype == np.int64
     assert found.tolist() == expected.tolist()
+    if columns <= keep:
+        assert best_first(matrix).tolist() == expected.tolist()
 
 
 @settings(max_examples=80, deadline=None)
