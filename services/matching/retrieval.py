@@ -75,7 +75,8 @@ _UNKNOWN = -(10**6)
 def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Batch]:
     """Candidate (mentee row, mentor row) pairs, in batches (some as ``Spans``), with repeats. The pieces of
     generation are shared out over the cores (``cores``) as they free up: the goals in
-    ``PARTS`` slices each way, so that no thread is left with a long piece at the end."""
+    ``PARTS`` slices (each proposing both ways), so that no thread is left with a long piece
+    at the end."""
     terms = _Terms.of(round_)
     # Each side's hours serve both sides' estimates: worked out once.
     hours = cores.both(lambda: _hours(round_.mentees), lambda: _hours(round_.mentors))
