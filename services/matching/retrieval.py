@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from services.matching import cores
-from services.matching.pair_kernels import Batch, Spans, products
+from services.matching.pair_kernels import Batch, Spans, best_first, promises
 from services.matching.pairwise import (
     ACCEPTS_EXTERNAL,
     EXTERNAL,
@@ -75,26 +75,42 @@ _UNKNOWN = -(10**6)
 def candidate_pairs(round_: Round, *, both_ways: bool) -> Iterator[Batch]:
     """Candidate (mentee row, mentor row) pairs, in batches (some as ``Spans``), with repeats. The pieces of
     generation are shared out over the cores (``cores``) as they free up: the goals in
-    ``PARTS`` slices each way, so that no thread is left with a long piece at the end."""
+    ``PARTS`` slices (each proposing both ways), so that no thread is left with a long piece
+    at the end."""
     terms = _Terms.of(round_)
+    # Each side's hours serve both sides' estimates: worked out once.
+    hours = cores.both(lambda: _hours(round_.mentees), lambda: _hours(round_.mentors))
     mentee_side, mentor_side = cores.both(
-        lambda: _Grouped.of(round_, mentees=True),
-        lambda: _Grouped.of(round_, mentees=False) if both_ways else None,
+        lambda: _Grouped.of(round_, hours, mentees=True),
+        lambda: _Grouped.of(round_, hours, mentees=False) if both_ways else None,
     )
     assert mentee_side is not None
     goalless = round_.skills.goal_count == 0
-    pieces: list[Callable[[], Iterator[Batch]]] = [
-        *(partial(_by_goal, round_, terms, mentee_side, part) for part in range(PARTS)),
-        partial(_by_shared_time, round_, terms),
-        partial(_fallback, mentee_side, FALLBACK, FALLBACK_WIDE, goalless),
+    # Both ways read the same goals' mentees and mentors, companions and vectors: each slice
+    # of the goals works them out once and proposes both ways (``_by_term``).
+    by_term = [partial(_by_term, round_, terms, mentee_side, mentor_side, part) for part in range(PARTS)]
+    pieces: list[Callable[[], list[list[Batch]]]] = [
+        *by_term,
+        partial(_listed, partial(_by_shared_time, round_, terms)),
+        partial(_listed, partial(_fallback, mentee_side, FALLBACK, FALLBACK_WIDE, goalless)),
     ]
     if mentor_side is not None:
-        pieces += [
-            *(partial(_by_skill, round_, terms, mentor_side, part) for part in range(PARTS)),
-            partial(_fallback, mentor_side, MENTOR_FALLBACK, 0, None, columns=np.flatnonzero(goalless)),
-        ]
-    for batches in cores.mapped(lambda piece: list(piece()), pieces):
+        pieces.append(
+            partial(
+                _listed,
+                partial(_fallback, mentor_side, MENTOR_FALLBACK, 0, None, columns=np.flatnonzero(goalless)),
+            )
+        )
+    done = cores.mapped(lambda piece: piece(), pieces)
+    # In the order the pieces were once run one way at a time: the goals' slices, shared
+    # time and the mentees' fallback, then the skills' slices and the mentors' fallback.
+    slices, rest = done[:PARTS], [batches for (batches,) in done[PARTS:]]
+    for batches in [*(goals for goals, _ in slices), *rest[:2], *(skills for _, skills in slices), *rest[2:]]:
         yield from batches
+
+
+def _listed(piece: Callable[[], Iterator[Batch]]) -> list[list[Batch]]:
+    return [list(piece())]
 
 
 # --- profiles and estimates ------------------------------------------------------------
@@ -145,10 +161,11 @@ class _Grouped:
     estimate: Reals  # (rows of the other side, profiles): a row per person gathers fast
 
     @staticmethod
-    def of(round_: Round, *, mentees: bool) -> _Grouped:
+    def of(round_: Round, hours: tuple[Reals, Reals], *, mentees: bool) -> _Grouped:
+        """``hours``: the mentees' and the mentors' (``_hours``)."""
         side = round_.mentees if mentees else round_.mentors
         profiles = _profiles(side, mentors=not mentees)
-        estimate = _Estimator(round_, profiles, mentees).matrix()
+        estimate = _Estimator(round_, profiles, mentees, hours).matrix()
         return _Grouped(round_=round_, mentees=mentees, profiles=profiles, estimate=estimate)
 
     @property
@@ -165,19 +182,20 @@ class _Estimator:
     person's features, so it is worked out once per *kind* of person on the other side
     (same level, offset, limit, flags, languages); availability is personal and added."""
 
-    def __init__(self, round_: Round, profiles: _Profiles, mentees: bool) -> None:
+    def __init__(self, round_: Round, profiles: _Profiles, mentees: bool, hours: tuple[Reals, Reals]) -> None:
         self.round_, self.profiles, self.mentees = round_, profiles, mentees
         self.side = round_.mentees if mentees else round_.mentors
         self.other = round_.mentors if mentees else round_.mentees
         available = self.side.has(HAS_AVAILABILITY)
         self.present = _mean(available.astype(np.float64), profiles).astype(np.float32)
-        hours = _mean(_hours(self.side) * available[:, None], profiles)
-        self.hours = (hours / np.maximum(self.present, 1e-9)[:, None]).astype(np.float32)
+        mine, theirs = hours if mentees else hours[::-1]
+        mean_hours = _mean(mine * available[:, None], profiles)
+        self.hours = (mean_hours / np.maximum(self.present, 1e-9)[:, None]).astype(np.float32)
         masks, language = np.unique(self.side.languages.T, axis=0, return_inverse=True)
         self.language_share = _mean(np.eye(len(masks))[language.reshape(-1)], profiles).astype(np.float32)
         self.masks = masks
         self.team_known = _mean(self.side.has(HAS_TEAM).astype(np.float64), profiles).astype(np.float32)
-        self.other_hours = _hours(self.other)
+        self.other_hours = theirs
         self.kind, self.sample = self._kinds()
 
     def _kinds(self) -> tuple[Ints, Ints]:
@@ -290,13 +308,12 @@ def _hours(side: Side) -> Reals:
 
 
 def _top(matrix: Reals, keep: int) -> Ints:
-    """Column indices of each row's ``keep`` largest entries, best first (all if fewer)."""
+    """Column indices of each row's ``keep`` largest entries, best first (all if fewer).
+    Which of tied entries make the cut is numpy's ``argpartition``'s choice; the order
+    among the kept is compiled (``best_first``)."""
     if matrix.shape[1] > keep:
-        part = np.argpartition(-matrix, keep - 1, axis=1)[:, :keep]
-    else:
-        part = np.broadcast_to(np.arange(matrix.shape[1]), matrix.shape)
-    order = np.argsort(-np.take_along_axis(matrix, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1).astype(np.int64)
+        return best_first(matrix, np.argpartition(-matrix, keep - 1, axis=1)[:, :keep])
+    return best_first(matrix)
 
 
 def _fallback(
@@ -364,24 +381,21 @@ class _Terms:
         entry = _ranges(self.goal_starts[rows], counts)
         return owner, self.goal_terms[entry], self.goal_values[entry]
 
-    def companions(self, term: int, rows: Ints) -> Ints:
+    def companions(self, term: int, rows: Ints) -> tuple[Ints, Reals]:
         """``term`` and the terms most wanted along with it by ``rows`` (its mentees): the
-        skills that make a mentor promising for them beyond the term itself."""
-        _, wanted, value = self.goals_of(rows)
+        skills that make a mentor promising for them beyond the term itself; and the
+        mentees' goal vectors (1 / number of goals per term) over those terms."""
+        owner, wanted, value = self.goals_of(rows)
         mass = np.bincount(wanted, weights=value, minlength=len(self.wanting))
         mass[term] = np.inf
         chosen = np.argsort(-mass, kind="stable")[:COMPANIONS]
-        return np.sort(chosen[mass[chosen] > 0]).astype(np.int64)
-
-    def goal_vectors(self, rows: Ints, columns: Ints) -> Reals:
-        """Mentees' goal vectors (1 / number of goals per term) over the given terms."""
+        columns = np.sort(chosen[mass[chosen] > 0]).astype(np.int64)
         position = np.full(len(self.wanting), -1, dtype=np.int64)
         position[columns] = np.arange(len(columns))
-        owner, term, value = self.goals_of(rows)
-        keep = position[term] >= 0
+        keep = position[wanted] >= 0
         vectors = np.zeros((len(rows), len(columns)), dtype=np.float32)
-        vectors[owner[keep], position[term[keep]]] = value[keep]
-        return vectors
+        vectors[owner[keep], position[wanted[keep]]] = value[keep]
+        return columns, vectors
 
 
 def _ranges(starts: Ints, counts: Ints) -> Ints:
@@ -406,52 +420,46 @@ def _clusters(members: Ints, profiles: _Profiles) -> tuple[Ints, Ints]:
     return np.flatnonzero(present).astype(np.int64), number[profiles.of[members]]
 
 
-def _product(left: Reals, right: Reals) -> Reals:
-    """``left @ right.T`` over a short inner dimension, summed term by term (``products``):
-    a BLAS call per goal costs more in thread hand-offs than the product itself."""
-    return products(left, right)
-
-
-def _cluster_means(vectors: Reals, of: Ints, clusters: int) -> Reals:
-    order = np.argsort(of, kind="stable")
-    starts = np.searchsorted(of[order], np.arange(clusters))
-    sums = np.add.reduceat(vectors[order].astype(np.float64), starts, axis=0)
-    sizes = np.bincount(of, minlength=clusters).astype(np.float64)
-    return (sums / sizes[:, None]).astype(np.float32)
-
-
-def _by_goal(round_: Round, terms: _Terms, grouped: _Grouped, part: int) -> Iterator[Pairs]:
-    """For each goal of slice ``part`` (of ``PARTS``): its mentees by offset and level,
-    each cluster's ``PER_GOAL`` mentors."""
+def _by_term(
+    round_: Round, terms: _Terms, mentee_side: _Grouped, mentor_side: _Grouped | None, part: int
+) -> list[list[Batch]]:
+    """For each goal of slice ``part`` (of ``PARTS``): its mentees by offset and level, each
+    cluster's ``PER_GOAL`` mentors; and (with ``mentor_side``) its mentors by offset and
+    level, each cluster's ``PER_SKILL`` mentees. (Goal batches, skill batches.)"""
     share = round_.shares[0]
+    goals: list[Batch] = []
+    skills: list[Batch] = []
     for term in range(part, len(terms.wanting), PARTS):
         wanting, offering = terms.wanting[term], terms.offering[term]
         if len(wanting) == 0 or len(offering) == 0:
             continue
-        profile, of = _clusters(wanting, grouped.profiles)
-        columns = terms.companions(term, wanting)
-        wanted = _cluster_means(terms.goal_vectors(wanting, columns), of, len(profile))
-        promise = share * _product(wanted, _skill_vectors(round_, offering, columns))
-        promise += grouped.estimate[offering][:, profile].T
-        best = offering[_top(promise, PER_GOAL)]
-        yield np.repeat(wanting, best.shape[1]), best[of].reshape(-1)
+        columns, wanted = terms.companions(term, wanting)
+        offered = _skill_vectors(round_, offering, columns)
+        goals.append(_by_goal(share, mentee_side, wanting, offering, wanted, offered))
+        if mentor_side is not None:
+            skills.append(_by_skill(share, mentor_side, wanting, offering, wanted, offered))
+    return [goals, skills]
 
 
-def _by_skill(round_: Round, terms: _Terms, grouped: _Grouped, part: int) -> Iterator[Pairs]:
-    """For each skill of slice ``part`` (of ``PARTS``): its mentors by offset and level,
-    each cluster's ``PER_SKILL`` mentees."""
-    share = round_.shares[0]
-    for term in range(part, len(terms.offering), PARTS):
-        wanting, offering = terms.wanting[term], terms.offering[term]
-        if len(wanting) == 0 or len(offering) == 0:
-            continue
-        profile, of = _clusters(offering, grouped.profiles)
-        columns = terms.companions(term, wanting)
-        offered = _cluster_means(_skill_vectors(round_, offering, columns), of, len(profile))
-        promise = share * _product(offered, terms.goal_vectors(wanting, columns))
-        promise += grouped.estimate[wanting][:, profile].T
-        best = wanting[_top(promise, PER_SKILL)]
-        yield best[of].reshape(-1), np.repeat(offering, best.shape[1])
+def _by_goal(
+    share: float, grouped: _Grouped, wanting: Ints, offering: Ints, wanted: Reals, offered: Reals
+) -> Pairs:
+    """A goal's mentees by offset and level, each cluster's ``PER_GOAL`` mentors, given the
+    goal's mentees' and mentors' vectors over its companions."""
+    profile, of = _clusters(wanting, grouped.profiles)
+    promise = promises(share, wanted, of, offered, grouped.estimate, offering, profile)
+    best = offering[_top(promise, PER_GOAL)]
+    return np.repeat(wanting, best.shape[1]), best[of].reshape(-1)
+
+
+def _by_skill(
+    share: float, grouped: _Grouped, wanting: Ints, offering: Ints, wanted: Reals, offered: Reals
+) -> Pairs:
+    """A skill's mentors by offset and level, each cluster's ``PER_SKILL`` mentees."""
+    profile, of = _clusters(offering, grouped.profiles)
+    promise = promises(share, offered, of, wanted, grouped.estimate, wanting, profile)
+    best = wanting[_top(promise, PER_SKILL)]
+    return best[of].reshape(-1), np.repeat(offering, best.shape[1])
 
 
 # --- blocking by time --------------------------------------------------------------------

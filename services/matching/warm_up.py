@@ -12,8 +12,10 @@ from services.matching.pair_kernels import (
     Columns,
     Spans,
     among_best,
+    best_first,
     pool_marks,
     products,
+    promises,
     ranked,
     score_pairs,
     weigh_mentees,
@@ -67,5 +69,8 @@ def warm() -> None:
     among_best(one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     ranked(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     products(np.ones((1, 1), dtype=np.float32), np.ones((1, 1), dtype=np.float32))
+    square = np.ones((1, 1), dtype=np.float32)
+    best_first(square, np.zeros((1, 1), dtype=np.int64))
+    promises(0.5, square, one, square, square, one, one)
     seats = np.ones(1, dtype=np.int64)
     auction(Offers.of(one, one, one + 1, seats, 1), seats)

@@ -19,8 +19,10 @@ from services.matching.pair_kernels import (
     Columns,
     Spans,
     among_best,
+    best_first,
     pool_marks,
     products,
+    promises,
     ranked,
     spelled,
     weigh_mentees,
@@ -289,6 +291,71 @@ def test_compiled_products_are_to_the_bit_the_sums_numpy_adds_term_by_term(
         found = products(left, right_side)
         assert found.dtype == np.float32
         assert found.view(np.int32).tolist() == expected.view(np.int32).tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    members=st.integers(1, 40),
+    clusters=st.integers(1, 6),
+    columns=st.integers(0, 30),
+    terms=st.integers(1, 17),
+    share=st.floats(0.05, 0.9),
+)
+def test_compiled_promises_are_to_the_bit_the_cluster_means_products_and_estimates_of_numpy(
+    seed: int, members: int, clusters: int, columns: int, terms: int, share: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    clusters = min(clusters, members)
+    # Every cluster has a member (numbered densely, as ``_clusters`` numbers them).
+    of = rng.permutation(np.concatenate([np.arange(clusters), rng.integers(0, clusters, members - clusters)]))
+    left = (rng.random((members, terms)) / rng.integers(1, 9, (members, terms))).astype(np.float32)
+    right = rng.choice(np.array([0, 0.25, 0.5, 0.8, 1], dtype=np.float32), (columns, terms))
+    estimate = rng.standard_normal((50, 8)).astype(np.float32)
+    estimate[rng.random(estimate.shape) < 0.1] = -np.inf
+    rows, profile = rng.integers(0, 50, columns), rng.choice(8, clusters, replace=False)
+    # The numpy the compiled call replaces: 64-bit sums by ``reduceat`` in member order,
+    # their means in 32 bits, the products term by term, the estimate gathered and added.
+    order = np.argsort(of, kind="stable")
+    starts = np.searchsorted(of[order], np.arange(clusters))
+    sums = np.add.reduceat(left[order].astype(np.float64), starts, axis=0)
+    means = (sums / np.bincount(of, minlength=clusters).astype(np.float64)[:, None]).astype(np.float32)
+    expected = share * products(means, right)
+    expected += estimate[rows][:, profile].T
+    found = promises(share, left, of, right, estimate, rows, profile)
+    assert found.dtype == np.float32
+    assert found.view(np.int32).tolist() == expected.view(np.int32).tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(0, 12),
+    columns=st.integers(0, 60),
+    keep=st.integers(1, 70),
+    tied=st.booleans(),
+)
+def test_compiled_best_first_orders_each_rows_kept_columns_as_numpys_stable_sort(
+    seed: int, rows: int, columns: int, keep: int, tied: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    # Promises tie often (mentors with the same profile and skills) and are minus infinity
+    # where a pair is ruled out; plain random floats tie rarely.
+    choices = np.array([-np.inf, -0.0, 0.0, 0.25, 0.5, 1.5], dtype=np.float32)
+    matrix = (rng.choice(choices, (rows, columns)) if tied else rng.standard_normal((rows, columns))).astype(
+        np.float32
+    )
+    if columns > keep:
+        part = np.argpartition(-matrix, keep - 1, axis=1)[:, :keep]
+    else:
+        part = np.broadcast_to(np.arange(columns), matrix.shape)
+    order = np.argsort(-np.take_along_axis(matrix, part, axis=1), axis=1, kind="stable")
+    expected = np.take_along_axis(part, order, axis=1)
+    found = best_first(matrix, part)
+    assert found.dtype == np.int64
+    assert found.tolist() == expected.tolist()
+    if columns <= keep:
+        assert best_first(matrix).tolist() == expected.tolist()
 
 
 @settings(max_examples=80, deadline=None)
