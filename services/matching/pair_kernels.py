@@ -751,33 +751,11 @@ def ranked(
 
 
 @compiled
-def _products(left: Any, right: Any, out: Any) -> None:  # pragma: no cover - compiled
-    """``products``: each entry summed term by term in float32, as numpy's passes add."""
-    for row in range(left.shape[0]):
-        for column in range(right.shape[0]):
-            total = np.float32(0)
-            for term in range(left.shape[1]):
-                total += left[row, term] * right[column, term]
-            out[row, column] = total
-
-
-def products(left: NDArray[np.float32], right: NDArray[np.float32]) -> NDArray[np.float32]:
-    """``left @ right.T`` over a short inner dimension, to the bit what a numpy pass per
-    term adds up (``out += left[:, t, None] * right[None, :, t]``, float32 throughout):
-    a BLAS call rounds in another order, and its threads spin on the cores after it."""
-    out = np.empty((left.shape[0], right.shape[0]), dtype=np.float32)
-    _products(
-        np.ascontiguousarray(left, dtype=np.float32), np.ascontiguousarray(right, dtype=np.float32), out
-    )
-    return out
-
-
-@compiled
 def _promises(  # pragma: no cover - compiled
     share: Any, left: Any, of: Any, right: Any, estimate: Any, rows: Any, profile: Any, out: Any
 ) -> None:
     """``promises``: the means summed member by member in 64 bits, as ``reduceat`` adds
-    them, then the products term by term in 32 bits, as ``products``."""
+    them, then the products term by term in 32 bits, as numpy's passes add them."""
     clusters, terms = out.shape[0], left.shape[1]
     sums = np.zeros((clusters, terms), dtype=np.float64)
     sizes = np.zeros(clusters, dtype=np.float64)
@@ -810,8 +788,9 @@ def promises(
     """What each cluster of ``left``'s rows (cluster ``of`` each, numbered densely; cluster
     ``c`` of profile ``profile[c]``) promises each row of ``right`` (row ``rows[j]`` of
     ``estimate``): ``share`` times the cluster's mean vector against the row's, plus the
-    estimate. To the bit candidate generation's numpy (means of 64-bit sums, ``products``,
-    an estimate gathered and added), in one call instead of a dozen per goal and way."""
+    estimate. To the bit what candidate generation's numpy gave: means of 64-bit sums,
+    products summed term by term in float32 (a BLAS call rounds in another order), the
+    estimate gathered and added; in one call instead of a dozen per goal and way."""
     out = np.empty((len(profile), right.shape[0]), dtype=np.float32)
     _promises(
         np.float32(share),

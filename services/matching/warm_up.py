@@ -11,10 +11,8 @@ from services.matching.pair_kernels import (
     ByMentee,
     Columns,
     Spans,
-    among_best,
     best_first,
     pool_marks,
-    products,
     promises,
     ranked,
     score_pairs,
@@ -66,9 +64,7 @@ def warm() -> None:
     # Rounds that score candidates hand over 32-bit columns (``weigh_mentees``).
     small = one.astype(np.int32)
     pool_marks(small, small, small, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
-    among_best(one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
     ranked(one, one, one, 1, keep=1, bits=13, buckets=123, ceiling=1_000_016)
-    products(np.ones((1, 1), dtype=np.float32), np.ones((1, 1), dtype=np.float32))
     square = np.ones((1, 1), dtype=np.float32)
     best_first(square, np.zeros((1, 1), dtype=np.int64))
     promises(0.5, square, one, square, square, one, one)

@@ -21,7 +21,6 @@ from services.matching.pair_kernels import (
     among_best,
     best_first,
     pool_marks,
-    products,
     promises,
     ranked,
     spelled,
@@ -272,30 +271,6 @@ def test_the_compiled_ranking_ranks_each_owners_best_as_one_sort_of_them_all_doe
 @settings(max_examples=80, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
-    rows=st.integers(0, 30),
-    columns=st.integers(0, 40),
-    terms=st.integers(1, 17),
-)
-def test_compiled_products_are_to_the_bit_the_sums_numpy_adds_term_by_term(
-    seed: int, rows: int, columns: int, terms: int
-) -> None:
-    rng = np.random.default_rng(seed)
-    # Goal shares (1 / number of goals, averaged) against skill weights, as candidate
-    # generation multiplies them; and plain random floats, whose sums round more often.
-    left = (rng.random((rows, terms)) / rng.integers(1, 9, (rows, terms))).astype(np.float32)
-    right = rng.choice(np.array([0, 0.25, 0.5, 0.8, 1], dtype=np.float32), (columns, terms))
-    for right_side in (right, rng.standard_normal((columns, terms)).astype(np.float32)):
-        expected = np.zeros((rows, columns), dtype=np.float32)
-        for term in range(terms):
-            expected += left[:, term, None] * right_side[None, :, term]
-        found = products(left, right_side)
-        assert found.dtype == np.float32
-        assert found.view(np.int32).tolist() == expected.view(np.int32).tolist()
-
-
-@settings(max_examples=80, deadline=None)
-@given(
-    seed=st.integers(0, 2**32 - 1),
     members=st.integers(1, 40),
     clusters=st.integers(1, 6),
     columns=st.integers(0, 30),
@@ -310,7 +285,9 @@ def test_compiled_promises_are_to_the_bit_the_cluster_means_products_and_estimat
     # Every cluster has a member (numbered densely, as ``_clusters`` numbers them).
     of = rng.permutation(np.concatenate([np.arange(clusters), rng.integers(0, clusters, members - clusters)]))
     left = (rng.random((members, terms)) / rng.integers(1, 9, (members, terms))).astype(np.float32)
-    right = rng.choice(np.array([0, 0.25, 0.5, 0.8, 1], dtype=np.float32), (columns, terms))
+    # Skill weights, as candidate generation multiplies them; and plain random floats, whose
+    # sums round more often.
+    weights = rng.choice(np.array([0, 0.25, 0.5, 0.8, 1], dtype=np.float32), (columns, terms))
     estimate = rng.standard_normal((50, 8)).astype(np.float32)
     estimate[rng.random(estimate.shape) < 0.1] = -np.inf
     rows, profile = rng.integers(0, 50, columns), rng.choice(8, clusters, replace=False)
@@ -320,11 +297,15 @@ def test_compiled_promises_are_to_the_bit_the_cluster_means_products_and_estimat
     starts = np.searchsorted(of[order], np.arange(clusters))
     sums = np.add.reduceat(left[order].astype(np.float64), starts, axis=0)
     means = (sums / np.bincount(of, minlength=clusters).astype(np.float64)[:, None]).astype(np.float32)
-    expected = share * products(means, right)
-    expected += estimate[rows][:, profile].T
-    found = promises(share, left, of, right, estimate, rows, profile)
-    assert found.dtype == np.float32
-    assert found.view(np.int32).tolist() == expected.view(np.int32).tolist()
+    for right in (weights, rng.standard_normal((columns, terms)).astype(np.float32)):
+        product = np.zeros((clusters, columns), dtype=np.float32)
+        for term in range(terms):
+            product += means[:, term, None] * right[None, :, term]
+        expected = share * product
+        expected += estimate[rows][:, profile].T
+        found = promises(share, left, of, right, estimate, rows, profile)
+        assert found.dtype == np.float32
+        assert found.view(np.int32).tolist() == expected.view(np.int32).tolist()
 
 
 @settings(max_examples=80, deadline=None)
