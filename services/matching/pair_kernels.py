@@ -554,6 +554,18 @@ def _weigh_mentees(
     return out_e[:kept], out_m[:kept], out_total[:kept], again[:redone]
 
 
+@inlined
+def _run_cut(counts: Any, keep: int) -> int:  # pragma: no cover - compiled
+    """The last bucket of one owner's run that still holds one of its ``keep`` best, from the
+    run's counts per bucket (best first); the last bucket when the run has fewer."""
+    reached = 0
+    for b in range(len(counts)):
+        reached += counts[b]
+        if reached >= keep:
+            return b
+    return len(counts) - 1
+
+
 @compiled
 def _pool_marks(
     e: Any, m: Any, score: Any, mentors: int, keep: int, bits: int, buckets: int, ceiling: int
@@ -574,13 +586,7 @@ def _pool_marks(
             mine[b] += 1
             by_bucket[b, m[end]] += 1
             end += 1
-        cut = buckets - 1
-        reached = 0
-        for b in range(buckets):
-            reached += mine[b]
-            if reached >= keep:
-                cut = b
-                break
+        cut = _run_cut(mine, keep)
         for at in range(start, end):
             among[at] = bucket[at] <= cut
         mine[:] = 0
@@ -706,13 +712,7 @@ def _ranked_in_order(
         while end < len(owner) and owner[end] == owner[start]:
             counts[buckets - 1 - (min(max(score[end], 0), ceiling) >> bits)] += 1
             end += 1
-        cut = buckets - 1
-        reached = 0
-        for b in range(buckets):
-            reached += counts[b]
-            if reached >= keep:
-                cut = b
-                break
+        cut = _run_cut(counts, keep)
         counts[:] = 0
         first = kept
         for at in range(start, end):
