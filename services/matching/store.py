@@ -32,14 +32,11 @@ from contracts.profile import ProfileSnapshot
 from services.matching.capacity import CapacitySignals, SeatHints
 from services.runtime.claims import claim_one_of, ensure_claim_indexes, release
 from services.runtime.idempotency import PROCESSED_FIELD, PROCESSED_KEEP, Outcome, upsert_if_newer
-from services.runtime.mongo import Document
+from services.runtime.mongo import Document, find_by_ids
 from services.runtime.outbox import OUTBOX_FIELD, outbox_entries
 
 # Above the largest capacity a profile accepts, so a seat count sees seats of any former capacity.
 SEAT_SLOTS_SEEN = 64
-# Ids per read by ``_id: {$in: [...]}``: the local Mongo-wire server looks lists up to 1,000
-# long up by key (longer ones are scanned).
-_IDS_PER_READ = 1000
 LIVE_MATCH_STATES = ("proposed", "confirmed", "paused")
 
 
@@ -94,11 +91,8 @@ class MatchingStore:
 
     async def snapshots_of(self, person_ids: Sequence[str]) -> list[ProfileSnapshot]:
         """These people's newest snapshots, read by id."""
-        found: list[ProfileSnapshot] = []
-        for start in range(0, len(person_ids), _IDS_PER_READ):
-            cursor = self.candidates.find({"_id": {"$in": list(person_ids[start : start + _IDS_PER_READ])}})
-            found.extend([ProfileSnapshot.model_validate(doc["snapshot"]) async for doc in cursor])
-        return found
+        docs = await find_by_ids(self.candidates, person_ids, {"snapshot": 1})
+        return [ProfileSnapshot.model_validate(doc["snapshot"]) for doc in docs]
 
     async def open_request(
         self,

@@ -111,9 +111,9 @@ async def find_by_ids(
     """The documents with these ids (those that exist), in no particular order.
 
     ``{_id: {$in: ids}}`` queries of up to ``_IDS_PER_QUERY`` ids where the server serves them
-    from the ``_id`` index; one ``find_one({_id})`` per id, all at once, on an unpatched FerretDB,
-    which reads the whole collection for an ``$in`` but goes straight to the row for a bare
-    ``_id``. Meant for a handful of ids.
+    from the ``_id`` index, for any number of ids; one ``find_one({_id})`` per id, all at once,
+    on an unpatched FerretDB, which reads the whole collection for an ``$in`` but goes straight
+    to the row for a bare ``_id``: there it is meant for a handful of ids.
     """
     wanted = list(dict.fromkeys(ids))
     if not wanted:
